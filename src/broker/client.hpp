@@ -1,0 +1,132 @@
+// Client: one MQTT network connection on one worker. It reads bytes, runs
+// them through the sans-I/O ServerProtocol, and acts on the packets (CONNECT,
+// PUBLISH, SUBSCRIBE, ...) using its worker and the broker. Output is appended
+// to a buffer and written once per event-loop turn (Worker::flush), so many
+// packets go out in one write.
+//
+// The transport (plain TCP or TLS) is a subclass; everything MQTT is here.
+// Lifetime: shared_ptr held by the worker's client set and by pending I/O.
+// Threading: touched only on its worker thread.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "broker/message.hpp"
+#include "broker/session.hpp"
+#include "mqtt/server_protocol.hpp"
+
+namespace fg::broker {
+
+class Worker;
+
+class Client : public std::enable_shared_from_this<Client> {
+ public:
+  enum class State : uint8_t { AwaitConnect, Connecting, Connected, Closing, Closed };
+
+  Client(Worker& worker, std::string remote_address);
+  virtual ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Starts the transport (TLS handshake, then reading).
+  virtual void start() = 0;
+
+  Worker& worker() { return worker_; }
+  State state() const { return state_; }
+  const std::string& remote_address() const { return remote_; }
+  mqtt::ProtocolVersion version() const { return proto_.version(); }
+  const std::string& client_id() const { return client_id_; }
+
+  // ---- called by the worker/broker (on this worker) ----
+  // The session registry answered our CONNECT: the session is now ours.
+  // Returns false if this connection is gone meanwhile (the caller keeps the session).
+  bool attach_session(const std::shared_ptr<Session>& s, bool session_present);
+  // Sends a delivery (QoS 0, or QoS 1/2 with its packet id already assigned).
+  // Returns false when it was dropped (too large for the client).
+  bool send_delivery(const Delivery& d, uint16_t packet_id, bool dup);
+  void send_pubrel(uint16_t packet_id);
+  // Bytes waiting to be written (slow-subscriber policy).
+  size_t backlog() const { return out_.size() + writing_size(); }
+  // Closes the connection; for v5 clients a DISCONNECT with `reason` is sent first.
+  // Publishes the will unless `reason` is a normal disconnection by the client.
+  void disconnect(mqtt::ReasonCode reason, const std::string& why);
+  // The session was taken over by a new connection: close without touching it.
+  void taken_over();
+  // Writes pending output (called by Worker::flush).
+  void flush_output();
+  // Periodic check: keepalive and connect timeout. Returns false if closed.
+  void check_timeouts(Clock::time_point now);
+  // Outbound in-flight window for this connection.
+  uint16_t inflight_window() const { return inflight_window_; }
+
+ protected:
+  // Transport hooks.
+  virtual void write_bytes() = 0;       // start writing writing_ (out_ was moved there)
+  virtual void close_transport() = 0;   // close the socket
+  virtual size_t writing_size() const = 0;
+
+  // Transport calls these.
+  void on_bytes(std::span<const uint8_t> bytes);
+  std::span<uint8_t> prepare_read(size_t n) { return proto_.prepare(n); }
+  void commit_read(size_t n);
+  void on_write_done();
+  void on_transport_error(const std::string& what);
+
+  std::string out_;       // output accumulated this turn
+  bool writing_ = false;  // a write is in progress
+
+ private:
+  void process_packets();
+  void handle(mqtt::Connect& c);
+  void handle(mqtt::Publish& p);
+  void handle(const mqtt::Puback& p);
+  void handle(const mqtt::Pubrec& p);
+  void handle(const mqtt::Pubrel& p);
+  void handle(const mqtt::Pubcomp& p);
+  void handle(mqtt::Subscribe& s);
+  void handle(const mqtt::Unsubscribe& u);
+  void handle(const mqtt::Disconnect& d);
+  void send(const mqtt::Packet& p);
+  void refuse_connect(mqtt::ReasonCode rc, const std::string& why);
+  void fail(mqtt::ReasonCode rc, const std::string& why);
+  void close_now();
+  void lost();
+  void mark_dirty();
+  void pump_session();
+  void resend_inflight();
+  MessagePtr make_will_message() const;
+  void release_will();
+
+  Worker& worker_;
+  std::string remote_;
+  mqtt::ServerProtocol proto_;
+  State state_ = State::AwaitConnect;
+  std::string client_id_;
+  std::shared_ptr<Session> session_;
+  std::optional<mqtt::Will> will_;
+  uint32_t session_expiry_ = 0;     // requested at CONNECT / DISCONNECT
+  uint16_t keepalive_ = 0;          // effective, seconds
+  uint16_t inflight_window_ = 0;
+  uint16_t requested_keepalive_ = 0;
+  uint32_t requested_expiry_ = 0;
+  bool assigned_id_ = false;
+  bool dirty_ = false;
+  bool lost_done_ = false;
+  Clock::time_point created_;
+  Clock::time_point last_rx_;
+  Clock::time_point closing_since_;
+
+  friend class Worker;
+};
+
+// Creates a plaintext or TLS connection on `worker` (call on the worker thread).
+std::shared_ptr<Client> make_tcp_client(Worker& worker, boost::asio::ip::tcp::socket socket);
+std::shared_ptr<Client> make_tls_client(Worker& worker, boost::asio::ip::tcp::socket socket,
+                                        std::shared_ptr<boost::asio::ssl::context> tls);
+
+}  // namespace fg::broker

@@ -1,0 +1,95 @@
+// Session: the MQTT session state of one client id; it outlives connections
+// (persistent sessions, v5 session expiry).
+//
+// Threading: a session is owned by exactly one worker at a time (`owner`).
+// Only the owner touches anything but `owner`, `online` and the immutable
+// `id`/`client_id`. Ownership moves only when a client reconnects on another
+// worker: the old owner finishes with the session, stores the new owner
+// (release) and posts the session to it. Any worker holding a session pointer
+// (from its subscription tree) reads `owner` (acquire) and posts deliveries
+// there; a worker receiving a delivery for a session it no longer owns
+// forwards it.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/message.hpp"
+#include "mqtt/packet.hpp"
+
+namespace fg::broker {
+
+class Client;
+
+// One copy of a message for one subscription of one session.
+struct Delivery {
+  MessagePtr msg;
+  mqtt::QoS qos = mqtt::QoS::AtMostOnce;
+  bool retain = false;       // RETAIN flag as sent to this subscriber
+  uint32_t subscription_id = 0;
+};
+
+struct Inflight {
+  enum class State : uint8_t { AwaitPuback, AwaitPubrec, AwaitPubcomp };
+  uint16_t packet_id = 0;
+  State state = State::AwaitPuback;
+  Delivery delivery;
+};
+
+struct SubscriptionRecord {
+  mqtt::SubscribeOptions options;
+  uint32_t subscription_id = 0;
+};
+
+// A will message waiting for its v5 Will Delay Interval.
+struct PendingWill {
+  MessagePtr msg;
+  Clock::time_point due;
+};
+
+class Session {
+ public:
+  Session(uint64_t id, std::string client_id, unsigned owner_worker)
+      : id_(id), client_id_(std::move(client_id)), owner(owner_worker) {}
+
+  uint64_t id() const { return id_; }
+  const std::string& client_id() const { return client_id_; }
+
+ private:
+  const uint64_t id_;
+  const std::string client_id_;
+
+ public:
+  std::atomic<unsigned> owner;
+  std::atomic<bool> online{false};  // a connection is attached (hint for shared subscriptions)
+
+  // ---- owner worker only ----
+  bool alive = true;                    // false once ended; late deliveries are dropped
+  std::shared_ptr<Client> client;       // attached connection, if any
+  uint32_t expiry_interval = 0;         // seconds; 0xFFFFFFFF = never
+  Clock::time_point expires_at = Clock::time_point::max();  // while offline
+  std::unordered_map<std::string, SubscriptionRecord> subscriptions;  // filter -> options
+  std::deque<Inflight> inflight;        // outbound QoS 1/2, in send order
+  std::deque<Delivery> queue;           // waiting for the in-flight window / a connection
+  std::vector<uint16_t> inbound_qos2;   // PUBREC sent, waiting for PUBREL
+  uint16_t last_packet_id = 0;
+  std::optional<PendingWill> will;      // delayed will (v5)
+  uint64_t dropped_messages = 0;
+
+  // Next free outbound packet id (skips ids in flight).
+  uint16_t next_packet_id();
+};
+
+// What a worker's subscription tree stores per subscription.
+struct SubscriberRef {
+  std::shared_ptr<Session> session;
+  mqtt::SubscribeOptions options;
+  uint32_t subscription_id = 0;
+};
+
+}  // namespace fg::broker

@@ -1,0 +1,222 @@
+#include "broker/worker.hpp"
+
+#include <algorithm>
+
+#include "broker/broker.hpp"
+#include "broker/client.hpp"
+
+namespace fg::broker {
+
+namespace {
+constexpr size_t kScratchSize = 64 * 1024;
+constexpr auto kSweepInterval = std::chrono::seconds(1);
+}  // namespace
+
+Worker::Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc)
+    : broker_(broker), index_(index), ioc_(ioc), sweep_timer_(ioc), scratch_(kScratchSize) {}
+
+void Worker::start() {
+  outbox_.resize(broker_.worker_count());
+  schedule_sweep();
+}
+
+void Worker::stop() {
+  stopping_ = true;
+  sweep_timer_.cancel();
+}
+
+void Worker::schedule_sweep() {
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    sweep();
+    flush();
+    schedule_sweep();
+  });
+}
+
+void Worker::add_client(const std::shared_ptr<Client>& c) {
+  clients_.emplace(c.get(), c);
+  WorkerStats::inc(stats_.connections);
+}
+
+void Worker::remove_client(Client* c) { clients_.erase(c); }
+
+void Worker::mark_dirty(Client* c) { dirty_.push_back(c->shared_from_this()); }
+
+void Worker::flush() {
+  // Index loop: flushing a client can close it, which can publish a will,
+  // which can dirty more clients.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    std::shared_ptr<Client> c = dirty_[i];
+    c->flush_output();
+  }
+  dirty_.clear();
+  if (!outbox_pending_) return;
+  outbox_pending_ = false;
+  for (unsigned w = 0; w < outbox_.size(); ++w) {
+    if (outbox_[w].empty()) continue;
+    Worker& dst = broker_.worker(w);
+    boost::asio::post(dst.ioc_, [&dst, batch = std::move(outbox_[w])]() mutable {
+      dst.receive_batch(batch);
+      dst.flush();
+    });
+    outbox_[w] = {};
+  }
+}
+
+void Worker::receive_batch(std::vector<Remote>& batch) {
+  for (auto& r : batch) deliver(r.session, std::move(r.delivery));
+}
+
+size_t Worker::route(const MessagePtr& msg) {
+  size_t matched = 0;
+  auto to_delivery = [&msg](const SubscriberRef& ref) {
+    Delivery d;
+    d.msg = msg;
+    d.qos = std::min(msg->qos, ref.options.max_qos);
+    d.retain = ref.options.retain_as_published ? msg->retain : false;
+    d.subscription_id = ref.subscription_id;
+    return d;
+  };
+  tree_.match(
+      msg->topic,
+      [&](const SubscriberRef& ref) {
+        if (ref.options.no_local && ref.session->id() == msg->origin_session) return;
+        ++matched;
+        deliver(ref.session, to_delivery(ref));
+      },
+      [&](auto& group) {
+        // Shared subscription: one member per message, round robin, preferring
+        // members with a connection (an offline member's queue would hold it).
+        const size_t n = group.members.size();
+        size_t start = group.next % n;
+        size_t pick = start;
+        for (size_t i = 0; i < n; ++i) {
+          size_t idx = (start + i) % n;
+          if (group.members[idx].value.session->online.load(std::memory_order_relaxed)) {
+            pick = idx;
+            break;
+          }
+        }
+        group.next = static_cast<uint32_t>((pick + 1) % n);
+        ++matched;
+        const SubscriberRef& ref = group.members[pick].value;
+        deliver(ref.session, to_delivery(ref));
+      });
+  return matched;
+}
+
+void Worker::deliver(const std::shared_ptr<Session>& s, Delivery d) {
+  unsigned owner = s->owner.load(std::memory_order_acquire);
+  if (owner == index_) {
+    deliver_local(*s, std::move(d));
+    return;
+  }
+  outbox_[owner].push_back(Remote{s, std::move(d)});
+  outbox_pending_ = true;
+}
+
+void Worker::deliver_local(Session& s, Delivery d) {
+  if (!s.alive) return;
+  if (d.msg->expires_at != Clock::time_point::max() && d.msg->expired(Clock::now())) return;
+  const BrokerConfig& cfg = broker_.config();
+  Client* c = s.client.get();
+  const bool connected = c != nullptr && c->state() == Client::State::Connected;
+  if (d.qos == mqtt::QoS::AtMostOnce) {
+    // QoS 0 is never queued: offline, or past the write backlog limit, it is dropped.
+    if (!connected || c->backlog() > cfg.max_outbound_bytes) {
+      WorkerStats::inc(stats_.messages_dropped);
+      ++s.dropped_messages;
+      return;
+    }
+    c->send_delivery(d, 0, false);
+    return;
+  }
+  if (connected && s.queue.empty() && s.inflight.size() < c->inflight_window()) {
+    uint16_t id = s.next_packet_id();
+    if (!c->send_delivery(d, id, false)) return;
+    s.inflight.push_back(Inflight{id,
+                                  d.qos == mqtt::QoS::AtLeastOnce ? Inflight::State::AwaitPuback
+                                                                  : Inflight::State::AwaitPubrec,
+                                  std::move(d)});
+    return;
+  }
+  if (s.queue.size() >= cfg.max_queued_messages) {
+    WorkerStats::inc(stats_.messages_dropped);
+    ++s.dropped_messages;
+    return;
+  }
+  s.queue.push_back(std::move(d));
+}
+
+void Worker::publish_will(const MessagePtr& will) {
+  if (will->retain) broker_.retained().set(will);
+  route(will);
+}
+
+void Worker::end_session(const std::shared_ptr<Session>& s) {
+  if (!s->alive) return;
+  s->alive = false;
+  s->online.store(false, std::memory_order_relaxed);
+  if (s->will) {
+    MessagePtr will = s->will->msg;
+    s->will.reset();
+    publish_will(will);
+  }
+  std::vector<Broker::TreeChange> changes;
+  changes.reserve(s->subscriptions.size());
+  for (auto& [filter, rec] : s->subscriptions) changes.push_back(Broker::TreeChange{filter, false, {}});
+  s->subscriptions.clear();
+  s->queue.clear();
+  s->inflight.clear();
+  s->inbound_qos2.clear();
+  if (!changes.empty()) broker_.change_subscriptions(index_, s, std::move(changes), nullptr);
+  broker_.forget_session(s);
+}
+
+void Worker::session_offline(const std::shared_ptr<Session>& s) {
+  if (s->expiry_interval == 0) {
+    end_session(s);
+    return;
+  }
+  if (s->expiry_interval != 0xFFFFFFFF) {
+    s->expires_at = Clock::now() + std::chrono::seconds(s->expiry_interval);
+  }
+  if (s->expires_at != Clock::time_point::max() || s->will) offline_.push_back(s);
+}
+
+void Worker::sweep() {
+  auto now = Clock::now();
+  std::vector<std::shared_ptr<Client>> clients;
+  clients.reserve(clients_.size());
+  for (auto& [ptr, c] : clients_) clients.push_back(c);
+  for (auto& c : clients) c->check_timeouts(now);
+
+  size_t keep = 0;
+  for (size_t i = 0; i < offline_.size(); ++i) {
+    std::shared_ptr<Session> s = offline_[i];
+    if (!s->alive || s->client || s->owner.load(std::memory_order_acquire) != index_) continue;
+    if (s->will && now >= s->will->due) {
+      MessagePtr will = s->will->msg;
+      s->will.reset();
+      publish_will(will);
+    }
+    if (now >= s->expires_at) {
+      end_session(s);
+      continue;
+    }
+    if (s->will || s->expires_at != Clock::time_point::max()) offline_[keep++] = std::move(s);
+  }
+  offline_.resize(keep);
+  if (index_ == 0) broker_.retained().purge_expired(now);
+}
+
+void Worker::disconnect_all() {
+  std::vector<std::shared_ptr<Client>> clients;
+  for (auto& [ptr, c] : clients_) clients.push_back(c);
+  for (auto& c : clients) c->disconnect(mqtt::ReasonCode::ServerShuttingDown, "server shutting down");
+  flush();
+}
+
+}  // namespace fg::broker

@@ -1,0 +1,117 @@
+// Worker: the per-thread half of the broker. Each worker owns an io_context
+// (run by one thread), the connections accepted onto it, the sessions it owns,
+// and its own replica of the subscription tree. Routing a message reads only
+// the local tree; deliveries for sessions owned by another worker are batched
+// per destination and posted once per event-loop turn. Every handler that runs
+// on a worker ends with flush(), which writes coalesced output and posts the
+// batches. Nothing here is locked; everything is touched on the worker thread
+// only, except post() and the stats (relaxed atomics, single writer).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/message.hpp"
+#include "broker/session.hpp"
+#include "broker/topic_tree.hpp"
+
+namespace fg::broker {
+
+class Broker;
+class Client;
+
+// Counters of one worker: written only by that worker, read by anyone.
+struct WorkerStats {
+  std::atomic<uint64_t> messages_in{0};
+  std::atomic<uint64_t> messages_out{0};
+  std::atomic<uint64_t> messages_dropped{0};
+  std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> protocol_errors{0};
+
+  static void inc(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+class Worker {
+ public:
+  Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  unsigned index() const { return index_; }
+  boost::asio::io_context& context() { return ioc_; }
+  Broker& broker() { return broker_; }
+  TopicTree<SubscriberRef>& tree() { return tree_; }
+  WorkerStats& stats() { return stats_; }
+  // A read buffer shared by this worker's plaintext connections (they read
+  // only when readable, so idle connections hold no buffer of their own).
+  std::span<uint8_t> scratch() { return {scratch_.data(), scratch_.size()}; }
+
+  // Runs `fn` on this worker (from any thread), then flush().
+  template <class F>
+  void post(F&& fn) {
+    boost::asio::post(ioc_, [this, f = std::forward<F>(fn)]() mutable {
+      f();
+      flush();
+    });
+  }
+
+  void start();  // periodic sweep (keepalive, connect timeout, session expiry, wills)
+  void stop();
+
+  void add_client(const std::shared_ptr<Client>& c);
+  void remove_client(Client* c);
+  void mark_dirty(Client* c);
+  // Writes every dirty connection's output and posts cross-worker batches.
+  void flush();
+
+  // Routes a message published on this worker to every matching subscription.
+  // Returns the number of subscriptions it was delivered (or queued) to.
+  size_t route(const MessagePtr& msg);
+  // Hands a delivery to its session: now if this worker owns it, else batched.
+  void deliver(const std::shared_ptr<Session>& s, Delivery d);
+  // Delivers to a session owned by this worker.
+  void deliver_local(Session& s, Delivery d);
+
+  // Session lifecycle; the session must be owned by this worker.
+  void end_session(const std::shared_ptr<Session>& s);
+  // The session's connection went away: start its expiry clock (or end it).
+  void session_offline(const std::shared_ptr<Session>& s);
+  // Publishes a will now.
+  void publish_will(const MessagePtr& will);
+
+  // Disconnects every connection (server shutting down).
+  void disconnect_all();
+
+ private:
+  struct Remote {
+    std::shared_ptr<Session> session;
+    Delivery delivery;
+  };
+  void receive_batch(std::vector<Remote>& batch);
+  void sweep();
+  void schedule_sweep();
+
+  Broker& broker_;
+  const unsigned index_;
+  boost::asio::io_context& ioc_;
+  boost::asio::steady_timer sweep_timer_;
+  TopicTree<SubscriberRef> tree_;
+  std::vector<std::vector<Remote>> outbox_;  // per destination worker
+  bool outbox_pending_ = false;
+  std::vector<std::shared_ptr<Client>> dirty_;
+  std::unordered_map<Client*, std::shared_ptr<Client>> clients_;
+  std::vector<std::shared_ptr<Session>> offline_;  // sessions with an expiry clock or a delayed will
+  std::vector<uint8_t> scratch_;
+  WorkerStats stats_;
+  bool stopping_ = false;
+};
+
+}  // namespace fg::broker
