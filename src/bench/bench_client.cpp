@@ -185,15 +185,21 @@ void BenchClient::arm_connect_timeout() {
   timer_.expires_after(env_.connect_timeout);
   timer_.async_wait([this](const error_code& ec) {
     if (ec) return;
-    const char* stage = state_ == State::Connecting    ? "the TCP connection"
-                        : state_ == State::Handshaking ? "the TLS handshake"
-                        : state_ == State::AwaitConnack ? "CONNACK"
-                        : state_ == State::AwaitSuback  ? "SUBACK"
-                                                        : nullptr;
+    const char* stage = setup_stage();
     if (stage == nullptr) return;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(env_.connect_timeout).count();
     fail("timed out after " + std::to_string(ms) + " ms waiting for " + stage + " from " + env_.broker_text);
   });
+}
+
+const char* BenchClient::setup_stage() const {
+  switch (state_) {
+    case State::Connecting: return "the TCP connection";
+    case State::Handshaking: return "the TLS handshake";
+    case State::AwaitConnack: return "CONNACK";
+    case State::AwaitSuback: return "SUBACK";
+    default: return nullptr;
+  }
 }
 
 void BenchClient::on_connected(const error_code& ec) {
@@ -699,11 +705,15 @@ void BenchClient::handle_io_error(const char* operation, const error_code& ec) {
     return report_closed();
   }
   if (state_ == State::Failed) return;
+  // During setup, say what we were waiting for: a broker that rejects a client
+  // certificate or an unknown client often just closes the connection.
+  const char* stage = setup_stage();
+  const std::string when = stage ? std::string(" while waiting for ") + stage : std::string();
   if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
       ec == asio::error::connection_reset) {
-    return fail("connection closed by broker (" + ec.message() + ")");
+    return fail("connection closed by broker" + when + " (" + ec.message() + ")");
   }
-  fail(std::string(operation) + " failed: " + ec.message());
+  fail(std::string(operation) + " failed" + when + ": " + ec.message());
 }
 
 void BenchClient::fail(const std::string& message) {

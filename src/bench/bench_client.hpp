@@ -128,6 +128,7 @@ class BenchClient {
   void with_stream(Fn&& fn);
 
   void arm_connect_timeout();
+  const char* setup_stage() const;  // what a client that is not ready yet waits for
   void on_connected(const boost::system::error_code& ec);
   void on_handshake(const boost::system::error_code& ec);
   void send_connect();

@@ -57,6 +57,11 @@ class Client : public std::enable_shared_from_this<Client> {
   void disconnect(mqtt::ReasonCode reason, const std::string& why);
   // The session was taken over by a new connection: close without touching it.
   void taken_over();
+  // Drops the session link (process shutdown: breaks the ownership cycle).
+  void detach_for_shutdown() {
+    if (session_) session_->client.reset();
+    session_.reset();
+  }
   // Writes pending output (called by Worker::flush).
   void flush_output();
   // Periodic check: keepalive and connect timeout. Returns false if closed.

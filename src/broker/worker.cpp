@@ -15,6 +15,12 @@ constexpr auto kSweepInterval = std::chrono::seconds(1);
 Worker::Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc)
     : broker_(broker), index_(index), ioc_(ioc), sweep_timer_(ioc), scratch_(kScratchSize) {}
 
+Worker::~Worker() {
+  // Sessions and connections point at each other; break the cycles.
+  for (auto& [ptr, c] : clients_) c->detach_for_shutdown();
+  for (auto& s : offline_) s->client.reset();
+}
+
 void Worker::start() {
   outbox_.resize(broker_.worker_count());
   schedule_sweep();

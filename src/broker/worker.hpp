@@ -42,6 +42,7 @@ struct WorkerStats {
 class Worker {
  public:
   Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc);
+  ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
