@@ -8,7 +8,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Listener::Listener(asio::io_context& control, WorkerPool& workers, AcceptHandler on_accept)
-    : acceptor_(control), workers_(workers), on_accept_(std::move(on_accept)) {}
+    : acceptor_(control), backoff_(control), workers_(workers), on_accept_(std::move(on_accept)) {}
 
 Result<std::unique_ptr<Listener>, std::string> Listener::open(asio::io_context& control,
                                                               WorkerPool& workers,
@@ -34,6 +34,7 @@ Result<std::unique_ptr<Listener>, std::string> Listener::open(asio::io_context& 
 void Listener::close() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  backoff_.cancel();
 }
 
 void Listener::accept_next() {
@@ -42,11 +43,16 @@ void Listener::accept_next() {
   acceptor_.async_accept(workers_.context(w), [this, w](boost::system::error_code ec, tcp::socket s) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
-      // EMFILE and friends: log, keep accepting (the listener must not die).
+      // EMFILE and friends: log, pause briefly, keep accepting (the listener
+      // must neither die nor spin while descriptors are exhausted).
       log::warn("accept failed: {}", ec.message());
-    } else {
-      on_accept_(std::move(s), w);
+      backoff_.expires_after(std::chrono::milliseconds(100));
+      backoff_.async_wait([this](boost::system::error_code tec) {
+        if (!tec) accept_next();
+      });
+      return;
     }
+    on_accept_(std::move(s), w);
     accept_next();
   });
 }

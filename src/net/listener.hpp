@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <string>
@@ -32,6 +33,7 @@ class Listener {
   void accept_next();
 
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer backoff_;  // after an accept error (e.g. out of file descriptors)
   WorkerPool& workers_;
   AcceptHandler on_accept_;
   unsigned next_worker_ = 0;
