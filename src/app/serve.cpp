@@ -81,7 +81,7 @@ int run_serve(ServeOptions opts) {
   auto open = [&](int port, const char* what, std::shared_ptr<boost::asio::ssl::context> ctx) -> bool {
     if (port < 0) return true;
     auto l = net::Listener::open(control, pool, opts.bind, static_cast<uint16_t>(port),
-                                 [&broker, ctx](boost::asio::ip::tcp::socket s, unsigned w) {
+                                 [&broker, ctx](net::WorkerSocket s, unsigned w) {
                                    broker.accept(std::move(s), w, ctx);
                                  });
     if (!l) {

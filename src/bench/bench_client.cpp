@@ -561,7 +561,7 @@ void BenchClient::start_publishing(Clock::time_point start) {
   progress_.publishing.store(true, std::memory_order_relaxed);
   if (p.settings.rate > 0) {
     p.start = start;
-    p.next_tick = start;
+    p.next_tick = start + std::chrono::duration_cast<Clock::duration>(p.tick_interval * p.settings.tick_phase);
     arm_tick();
     return;
   }

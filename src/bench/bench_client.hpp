@@ -57,6 +57,9 @@ struct PublisherSettings {
   uint32_t payload_bytes = 100;  // >= 16
   double rate = 0;               // messages/s, 0: as fast as the connection takes them
   uint32_t inflight = 64;        // QoS 1/2 window
+  // Where in its tick period this publisher wakes (0..1): spreading publishers
+  // over the period keeps their bursts from landing on the broker together.
+  double tick_phase = 0;
 };
 
 struct SubscriberSettings {

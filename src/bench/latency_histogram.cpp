@@ -62,7 +62,8 @@ double LatencyHistogram::mean() const {
 
 uint64_t LatencyHistogram::percentile(double percent) const {
   if (count_ == 0) return 0;
-  percent = std::clamp(percent, 0.0, 100.0);
+  if (percent >= 100.0) return max_;
+  percent = std::max(percent, 0.0);
   // The rank of the sample at this percentile, 1-based, at least the first sample.
   const auto rank = std::max<uint64_t>(
       1, static_cast<uint64_t>(std::ceil(percent / 100.0 * static_cast<double>(count_))));

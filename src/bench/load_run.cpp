@@ -103,7 +103,8 @@ LoadRun::LoadRun(const BenchOptions& options)
                                  .qos = qos,
                                  .payload_bytes = options_.payload,
                                  .rate = options_.rate,
-                                 .inflight = options_.inflight});
+                                 .inflight = options_.inflight,
+                                 .tick_phase = static_cast<double>(i) / options_.publishers});
     publishers_.push_back(client.get());
     clients_.push_back(std::move(client));
   }

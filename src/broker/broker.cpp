@@ -41,7 +41,7 @@ void Broker::shutdown() {
   for (auto& f : done) f.wait();
 }
 
-void Broker::accept(boost::asio::ip::tcp::socket socket, unsigned worker,
+void Broker::accept(net::WorkerSocket socket, unsigned worker,
                     std::shared_ptr<boost::asio::ssl::context> tls) {
   Worker& w = *workers_[worker];
   w.post([&w, s = std::move(socket), tls = std::move(tls)]() mutable {
@@ -66,7 +66,7 @@ void Broker::open_session(const std::shared_ptr<Client>& client, const std::stri
     auto it = sessions_.find(client_id);
     if (it == sessions_.end()) {
       fresh = create_session(client_id, here);
-      sessions_.emplace(client_id, fresh);
+      sessions_.emplace(fresh->client_id(), fresh);
     } else {
       existing = it->second;
     }
@@ -104,7 +104,8 @@ void Broker::takeover(unsigned at, std::shared_ptr<Session> s, std::weak_ptr<Cli
     here.end_session(s);
     target = create_session(s->client_id(), client_worker);
     std::lock_guard lock(sessions_mu_);
-    sessions_[s->client_id()] = target;
+    sessions_.erase(s->client_id());
+    sessions_.emplace(target->client_id(), target);
   } else {
     s->expires_at = Clock::time_point::max();
     s->owner.store(client_worker, std::memory_order_release);

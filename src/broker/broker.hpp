@@ -22,6 +22,7 @@
 #include "broker/retained_store.hpp"
 #include "broker/session.hpp"
 #include "broker/worker.hpp"
+#include "net/listener.hpp"
 #include "net/worker_pool.hpp"
 
 namespace fg::broker {
@@ -54,7 +55,7 @@ class Broker {
   void shutdown();
 
   // From a listener (any thread): creates the connection on its worker.
-  void accept(boost::asio::ip::tcp::socket socket, unsigned worker,
+  void accept(net::WorkerSocket socket, unsigned worker,
               std::shared_ptr<boost::asio::ssl::context> tls);
 
   // CONNECT of `client` (on its worker) for `client_id`: finds or creates the
@@ -88,7 +89,8 @@ class Broker {
   std::vector<std::unique_ptr<Worker>> workers_;
   RetainedStore retained_;
   mutable std::mutex sessions_mu_;
-  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+  // Keys view the session's own client id (no second copy per session).
+  std::unordered_map<std::string_view, std::shared_ptr<Session>> sessions_;
   std::atomic<uint64_t> next_session_id_{1};
 };
 

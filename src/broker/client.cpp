@@ -30,14 +30,15 @@ bool is_error(ReasonCode rc) { return static_cast<uint8_t>(rc) >= 0x80; }
 
 }  // namespace
 
-Client::Client(Worker& worker, std::string remote_address)
+Client::Client(Worker& worker)
     : worker_(worker),
-      remote_(std::move(remote_address)),
       proto_(limits_from(worker.broker().config())),
       created_(Clock::now()),
       last_rx_(created_) {}
 
-Client::~Client() = default;
+Client::~Client() {
+  if (linked_) worker_.remove_client(this);
+}
 
 // ---------------------------------------------------------------- input
 
@@ -58,7 +59,7 @@ void Client::process_packets() {
     if (!next) {
       WorkerStats::inc(worker_.stats().protocol_errors);
       const auto& f = next.error();
-      log::debug("client {} ({}): {}: {}", client_id_, remote_, mqtt::reason_name(f.reason), f.message);
+      log::debug("client {} ({}): {}: {}", client_id(), remote_address(), mqtt::reason_name(f.reason), f.message);
       if (f.before_connect) {
         refuse_connect(f.reason, f.message);
       } else if (state_ == State::Connected) {
@@ -115,7 +116,7 @@ void Client::handle(mqtt::Connect& c) {
         !mqtt::valid_mqtt_utf8(c.will->payload)) {
       return refuse_connect(ReasonCode::PayloadFormatInvalid, "will payload is not UTF-8");
     }
-    will_ = std::move(c.will);
+    will_ = std::make_unique<mqtt::Will>(std::move(*c.will));
   }
   keepalive_ = c.keep_alive;
   if (cfg.max_keepalive != 0 && (keepalive_ == 0 || keepalive_ > cfg.max_keepalive)) {
@@ -158,6 +159,7 @@ bool Client::attach_session(const std::shared_ptr<Session>& s, bool session_pres
   }
   send(ack);
   state_ = State::Connected;
+  std::string().swap(client_id_);  // the session holds it from now on
   if (session_present) {
     resend_inflight();
     pump_session();
@@ -168,7 +170,7 @@ bool Client::attach_session(const std::shared_ptr<Session>& s, bool session_pres
 }
 
 void Client::refuse_connect(ReasonCode rc, const std::string& why) {
-  log::debug("refusing connection from {}: {}", remote_, why);
+  log::debug("refusing connection from {}: {}", remote_address(), why);
   if (version() == ProtocolVersion::V5 || rc == ReasonCode::UnsupportedProtocolVersion ||
       mqtt::to_v311_connack_code(rc) != 0) {
     mqtt::Connack ack;
@@ -236,30 +238,27 @@ void Client::handle(mqtt::Publish& p) {
 
 void Client::handle(const mqtt::Puback& p) {
   auto& inf = session_->inflight;
-  auto it = std::find_if(inf.begin(), inf.end(), [&](const Inflight& f) {
-    return f.packet_id == p.packet_id && f.state == Inflight::State::AwaitPuback;
-  });
-  if (it == inf.end()) return;  // unknown id: nothing to release
-  inf.erase(it);
+  ptrdiff_t at = session_->find_inflight(p.packet_id, Inflight::State::AwaitPuback);
+  if (at < 0) return;  // unknown id: nothing to release
+  inf.erase(static_cast<size_t>(at));
   pump_session();
 }
 
 void Client::handle(const mqtt::Pubrec& p) {
   auto& inf = session_->inflight;
-  auto it = std::find_if(inf.begin(), inf.end(), [&](const Inflight& f) {
-    return f.packet_id == p.packet_id && f.state == Inflight::State::AwaitPubrec;
-  });
-  if (it == inf.end()) {
+  ptrdiff_t at = session_->find_inflight(p.packet_id, Inflight::State::AwaitPubrec);
+  if (at < 0) {
     send(mqtt::Pubrel{p.packet_id, ReasonCode::PacketIdentifierNotFound, {}});
     return;
   }
   if (is_error(p.reason)) {  // the subscriber refused it: the flow ends here
-    inf.erase(it);
+    inf.erase(static_cast<size_t>(at));
     pump_session();
     return;
   }
-  it->state = Inflight::State::AwaitPubcomp;
-  it->delivery.msg.reset();  // the message is delivered; only the id remains
+  Inflight& f = inf[static_cast<size_t>(at)];
+  f.state = Inflight::State::AwaitPubcomp;
+  f.delivery.msg.reset();  // the message is delivered; only the id remains
   send_pubrel(p.packet_id);
 }
 
@@ -276,11 +275,9 @@ void Client::handle(const mqtt::Pubrel& p) {
 
 void Client::handle(const mqtt::Pubcomp& p) {
   auto& inf = session_->inflight;
-  auto it = std::find_if(inf.begin(), inf.end(), [&](const Inflight& f) {
-    return f.packet_id == p.packet_id && f.state == Inflight::State::AwaitPubcomp;
-  });
-  if (it == inf.end()) return;
-  inf.erase(it);
+  ptrdiff_t at = session_->find_inflight(p.packet_id, Inflight::State::AwaitPubcomp);
+  if (at < 0) return;
+  inf.erase(static_cast<size_t>(at));
   pump_session();
 }
 
@@ -329,13 +326,13 @@ void Client::pump_session() {
 }
 
 void Client::resend_inflight() {
-  for (const Inflight& f : session_->inflight) {
+  session_->inflight.for_each([this](const Inflight& f) {
     if (f.state == Inflight::State::AwaitPubcomp) {
       send_pubrel(f.packet_id);
     } else {
       send_delivery(f.delivery, f.packet_id, /*dup=*/true);
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------- SUBSCRIBE
@@ -460,7 +457,7 @@ void Client::on_write_done() {
 }
 
 void Client::fail(ReasonCode rc, const std::string& why) {
-  log::debug("client {} ({}): closing: {} ({})", client_id_, remote_, mqtt::reason_name(rc), why);
+  log::debug("client {} ({}): closing: {} ({})", client_id(), remote_address(), mqtt::reason_name(rc), why);
   disconnect(rc, why);
 }
 
@@ -484,7 +481,7 @@ void Client::taken_over() {
 
 void Client::on_transport_error(const std::string& what) {
   if (state_ == State::Closed) return;
-  log::debug("client {} ({}): connection closed: {}", client_id_, remote_, what);
+  log::debug("client {} ({}): connection closed: {}", client_id(), remote_address(), what);
   close_now();
 }
 
@@ -505,6 +502,7 @@ void Client::lost() {
   }
   release_will();
   if (session_) {
+    client_id_ = session_->client_id();  // for logs after the session is gone
     worker_.session_offline(session_);
     session_.reset();
   }
@@ -559,8 +557,10 @@ void Client::check_timeouts(Clock::time_point now) {
       if (keepalive_ != 0 && now - last_rx_ > std::chrono::milliseconds(uint64_t{keepalive_} * 1500)) {
         disconnect(ReasonCode::KeepAliveTimeout, "keep alive timeout");
       } else if (!writing_ && out_.empty() && proto_.buffered() == 0) {
+        // Idle: give back buffers so that a quiet device costs little memory.
         proto_.shrink();
         if (out_.capacity() > 0) std::string().swap(out_);
+        if (session_) session_->shrink();
       }
       break;
     case State::Closing:

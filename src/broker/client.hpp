@@ -19,6 +19,7 @@
 #include "broker/message.hpp"
 #include "broker/session.hpp"
 #include "mqtt/server_protocol.hpp"
+#include "net/listener.hpp"
 
 namespace fg::broker {
 
@@ -28,7 +29,7 @@ class Client : public std::enable_shared_from_this<Client> {
  public:
   enum class State : uint8_t { AwaitConnect, Connecting, Connected, Closing, Closed };
 
-  Client(Worker& worker, std::string remote_address);
+  explicit Client(Worker& worker);
   virtual ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -38,9 +39,10 @@ class Client : public std::enable_shared_from_this<Client> {
 
   Worker& worker() { return worker_; }
   State state() const { return state_; }
-  const std::string& remote_address() const { return remote_; }
+  // "ip:port" of the peer (computed on demand: not stored per connection).
+  virtual std::string remote_address() const = 0;
   mqtt::ProtocolVersion version() const { return proto_.version(); }
-  const std::string& client_id() const { return client_id_; }
+  const std::string& client_id() const { return session_ ? session_->client_id() : client_id_; }
 
   // ---- called by the worker/broker (on this worker) ----
   // The session registry answered our CONNECT: the session is now ours.
@@ -108,12 +110,14 @@ class Client : public std::enable_shared_from_this<Client> {
   void release_will();
 
   Worker& worker_;
-  std::string remote_;
+  Client* prev_ = nullptr;  // the worker's intrusive list of connections
+  Client* next_ = nullptr;
+  bool linked_ = false;
   mqtt::ServerProtocol proto_;
   State state_ = State::AwaitConnect;
-  std::string client_id_;
+  std::string client_id_;  // until the session is attached; then the session's
   std::shared_ptr<Session> session_;
-  std::optional<mqtt::Will> will_;
+  std::unique_ptr<mqtt::Will> will_;  // heap: most devices have none, and it is large
   uint32_t session_expiry_ = 0;     // requested at CONNECT / DISCONNECT
   uint16_t keepalive_ = 0;          // effective, seconds
   uint16_t inflight_window_ = 0;
@@ -130,8 +134,8 @@ class Client : public std::enable_shared_from_this<Client> {
 };
 
 // Creates a plaintext or TLS connection on `worker` (call on the worker thread).
-std::shared_ptr<Client> make_tcp_client(Worker& worker, boost::asio::ip::tcp::socket socket);
-std::shared_ptr<Client> make_tls_client(Worker& worker, boost::asio::ip::tcp::socket socket,
+std::shared_ptr<Client> make_tcp_client(Worker& worker, net::WorkerSocket socket);
+std::shared_ptr<Client> make_tls_client(Worker& worker, net::WorkerSocket socket,
                                         std::shared_ptr<boost::asio::ssl::context> tls);
 
 }  // namespace fg::broker

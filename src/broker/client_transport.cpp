@@ -6,15 +6,17 @@
 
 #include "broker/client.hpp"
 #include "broker/worker.hpp"
+#include "net/listener.hpp"
 
 namespace fg::broker {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using net::WorkerSocket;
 
 namespace {
 
-std::string endpoint_text(const tcp::socket& s) {
+std::string endpoint_text(const WorkerSocket& s) {
   boost::system::error_code ec;
   auto ep = s.remote_endpoint(ec);
   if (ec) return "unknown";
@@ -27,7 +29,9 @@ std::string endpoint_text(const tcp::socket& s) {
 // back to an async write for the rest.
 class TcpClient final : public Client {
  public:
-  TcpClient(Worker& w, tcp::socket s) : Client(w, endpoint_text(s)), sock_(std::move(s)) {}
+  TcpClient(Worker& w, WorkerSocket s) : Client(w), sock_(std::move(s)) {}
+
+  std::string remote_address() const override { return endpoint_text(sock_); }
 
   void start() override {
     boost::system::error_code ec;
@@ -97,7 +101,7 @@ class TcpClient final : public Client {
     wait_readable();
   }
 
-  tcp::socket sock_;
+  WorkerSocket sock_;
   std::string writing_buf_;
 };
 
@@ -105,8 +109,10 @@ class TcpClient final : public Client {
 // reads/writes through the SSL stream.
 class TlsClient final : public Client {
  public:
-  TlsClient(Worker& w, tcp::socket s, std::shared_ptr<asio::ssl::context> ctx)
-      : Client(w, endpoint_text(s)), ctx_(std::move(ctx)), stream_(std::move(s), *ctx_) {}
+  TlsClient(Worker& w, WorkerSocket s, std::shared_ptr<asio::ssl::context> ctx)
+      : Client(w), ctx_(std::move(ctx)), stream_(std::move(s), *ctx_) {}
+
+  std::string remote_address() const override { return endpoint_text(stream_.next_layer()); }
 
   void start() override {
     boost::system::error_code ec;
@@ -161,17 +167,17 @@ class TlsClient final : public Client {
 
   static constexpr size_t kReadSize = 4096;
   std::shared_ptr<asio::ssl::context> ctx_;
-  asio::ssl::stream<tcp::socket> stream_;
+  asio::ssl::stream<WorkerSocket> stream_;
   std::string writing_buf_;
 };
 
 }  // namespace
 
-std::shared_ptr<Client> make_tcp_client(Worker& worker, tcp::socket socket) {
+std::shared_ptr<Client> make_tcp_client(Worker& worker, WorkerSocket socket) {
   return std::make_shared<TcpClient>(worker, std::move(socket));
 }
 
-std::shared_ptr<Client> make_tls_client(Worker& worker, tcp::socket socket,
+std::shared_ptr<Client> make_tls_client(Worker& worker, WorkerSocket socket,
                                         std::shared_ptr<asio::ssl::context> tls) {
   return std::make_shared<TlsClient>(worker, std::move(socket), std::move(tls));
 }

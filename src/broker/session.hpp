@@ -12,7 +12,6 @@
 #pragma once
 
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "broker/message.hpp"
+#include "common/ring_queue.hpp"
 #include "mqtt/packet.hpp"
 
 namespace fg::broker {
@@ -74,8 +74,8 @@ class Session {
   uint32_t expiry_interval = 0;         // seconds; 0xFFFFFFFF = never
   Clock::time_point expires_at = Clock::time_point::max();  // while offline
   std::unordered_map<std::string, SubscriptionRecord> subscriptions;  // filter -> options
-  std::deque<Inflight> inflight;        // outbound QoS 1/2, in send order
-  std::deque<Delivery> queue;           // waiting for the in-flight window / a connection
+  RingQueue<Inflight> inflight;         // outbound QoS 1/2, in send order
+  RingQueue<Delivery> queue;            // waiting for the in-flight window / a connection
   std::vector<uint16_t> inbound_qos2;   // PUBREC sent, waiting for PUBREL
   uint16_t last_packet_id = 0;
   std::optional<PendingWill> will;      // delayed will (v5)
@@ -83,6 +83,10 @@ class Session {
 
   // Next free outbound packet id (skips ids in flight).
   uint16_t next_packet_id();
+  // Index in `inflight` of packet `id` in `state`, or -1.
+  ptrdiff_t find_inflight(uint16_t id, Inflight::State state) const;
+  // Gives back queue memory while idle.
+  void shrink();
 };
 
 // What a worker's subscription tree stores per subscription.

@@ -17,7 +17,14 @@ Worker::Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc)
 
 Worker::~Worker() {
   // Sessions and connections point at each other; break the cycles.
-  for (auto& [ptr, c] : clients_) c->detach_for_shutdown();
+  for (Client* c = clients_; c != nullptr;) {
+    Client* next = c->next_;
+    c->detach_for_shutdown();
+    c->linked_ = false;
+    c->prev_ = c->next_ = nullptr;
+    c = next;
+  }
+  clients_ = nullptr;
   for (auto& s : offline_) s->client.reset();
 }
 
@@ -42,11 +49,33 @@ void Worker::schedule_sweep() {
 }
 
 void Worker::add_client(const std::shared_ptr<Client>& c) {
-  clients_.emplace(c.get(), c);
+  Client* p = c.get();
+  if (p->linked_) return;
+  p->prev_ = nullptr;
+  p->next_ = clients_;
+  if (clients_) clients_->prev_ = p;
+  clients_ = p;
+  p->linked_ = true;
+  ++client_count_;
   WorkerStats::inc(stats_.connections);
 }
 
-void Worker::remove_client(Client* c) { clients_.erase(c); }
+void Worker::remove_client(Client* c) {
+  if (!c->linked_) return;
+  if (c->prev_) c->prev_->next_ = c->next_;
+  else clients_ = c->next_;
+  if (c->next_) c->next_->prev_ = c->prev_;
+  c->prev_ = c->next_ = nullptr;
+  c->linked_ = false;
+  --client_count_;
+}
+
+std::vector<std::shared_ptr<Client>> Worker::all_clients() {
+  std::vector<std::shared_ptr<Client>> out;
+  out.reserve(client_count_);
+  for (Client* c = clients_; c != nullptr; c = c->next_) out.push_back(c->shared_from_this());
+  return out;
+}
 
 void Worker::mark_dirty(Client* c) { dirty_.push_back(c->shared_from_this()); }
 
@@ -194,10 +223,7 @@ void Worker::session_offline(const std::shared_ptr<Session>& s) {
 
 void Worker::sweep() {
   auto now = Clock::now();
-  std::vector<std::shared_ptr<Client>> clients;
-  clients.reserve(clients_.size());
-  for (auto& [ptr, c] : clients_) clients.push_back(c);
-  for (auto& c : clients) c->check_timeouts(now);
+  for (auto& c : all_clients()) c->check_timeouts(now);
 
   size_t keep = 0;
   for (size_t i = 0; i < offline_.size(); ++i) {
@@ -219,9 +245,7 @@ void Worker::sweep() {
 }
 
 void Worker::disconnect_all() {
-  std::vector<std::shared_ptr<Client>> clients;
-  for (auto& [ptr, c] : clients_) clients.push_back(c);
-  for (auto& c : clients) c->disconnect(mqtt::ReasonCode::ServerShuttingDown, "server shutting down");
+  for (auto& c : all_clients()) c->disconnect(mqtt::ReasonCode::ServerShuttingDown, "server shutting down");
   flush();
 }
 

@@ -14,7 +14,6 @@
 
 #include <atomic>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "broker/message.hpp"
@@ -108,7 +107,9 @@ class Worker {
   std::vector<std::vector<Remote>> outbox_;  // per destination worker
   bool outbox_pending_ = false;
   std::vector<std::shared_ptr<Client>> dirty_;
-  std::unordered_map<Client*, std::shared_ptr<Client>> clients_;
+  Client* clients_ = nullptr;  // intrusive list (Client::prev_/next_); I/O handlers own the clients
+  size_t client_count_ = 0;
+  std::vector<std::shared_ptr<Client>> all_clients();
   std::vector<std::shared_ptr<Session>> offline_;  // sessions with an expiry clock or a delayed will
   std::vector<uint8_t> scratch_;
   WorkerStats stats_;

@@ -137,8 +137,7 @@ void ServerProtocol::on_connect(const Connect& c) {
     client_max_packet_size_ = c.properties.maximum_packet_size.value_or(0);
     client_topic_alias_max_ = c.properties.topic_alias_maximum.value_or(0);
   }
-  inbound_aliases_.clear();
-  outbound_aliases_.clear();
+  aliases_.reset();
 }
 
 Result<std::optional<Packet>, ProtocolFailure> ServerProtocol::on_publish(Publish& p) {
@@ -151,14 +150,15 @@ Result<std::optional<Packet>, ProtocolFailure> ServerProtocol::on_publish(Publis
                     std::to_string(limits_.topic_alias_maximum));
   }
   size_t idx = *alias - 1u;
+  auto& inbound = aliases().inbound;
   if (p.topic.empty()) {
-    if (idx >= inbound_aliases_.size() || inbound_aliases_[idx].empty()) {
+    if (idx >= inbound.size() || inbound[idx].empty()) {
       return fail(ReasonCode::ProtocolError, "unknown topic alias " + std::to_string(*alias));
     }
-    p.topic = inbound_aliases_[idx];
+    p.topic = inbound[idx];
   } else {
-    if (idx >= inbound_aliases_.size()) inbound_aliases_.resize(idx + 1);
-    inbound_aliases_[idx] = p.topic;
+    if (idx >= inbound.size()) inbound.resize(idx + 1);
+    inbound[idx] = p.topic;
   }
   alias.reset();  // resolved: never forwarded
   return std::optional<Packet>{};
@@ -197,16 +197,17 @@ bool ServerProtocol::send(const Packet& packet, std::string& out) {
 
 bool ServerProtocol::send_publish(PublishView v, std::string& out) {
   if (version_ == ProtocolVersion::V5 && client_topic_alias_max_ > 0) {
-    auto it = outbound_aliases_.find(v.topic);
-    if (it != outbound_aliases_.end()) {
+    auto& outbound = aliases().outbound;
+    auto it = outbound.find(v.topic);
+    if (it != outbound.end()) {
       v.topic_alias = it->second;
       v.topic = {};
-    } else if (outbound_aliases_.size() < client_topic_alias_max_) {
-      v.topic_alias = static_cast<uint16_t>(outbound_aliases_.size() + 1);
+    } else if (outbound.size() < client_topic_alias_max_) {
+      v.topic_alias = static_cast<uint16_t>(outbound.size() + 1);
       if (client_max_packet_size_ != 0 && encoded_publish_size(v, version_) > client_max_packet_size_) {
         return false;
       }
-      outbound_aliases_.emplace(std::string(v.topic), v.topic_alias);
+      outbound.emplace(std::string(v.topic), v.topic_alias);
       encode_publish(v, version_, out);
       return true;
     }

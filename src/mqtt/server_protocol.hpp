@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -91,12 +92,20 @@ class ServerProtocol {
   ProtocolVersion version_ = ProtocolVersion::V311;
   uint32_t client_max_packet_size_ = 0;
   uint16_t client_topic_alias_max_ = 0;
-  std::vector<std::string> inbound_aliases_;                 // index = alias - 1
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, uint16_t, StringHash, std::equal_to<>> outbound_aliases_;  // topic -> alias
+  // Topic alias tables, allocated on first use: most devices never use aliases.
+  struct Aliases {
+    std::vector<std::string> inbound;                                            // index = alias - 1
+    std::unordered_map<std::string, uint16_t, StringHash, std::equal_to<>> outbound;  // topic -> alias
+  };
+  Aliases& aliases() {
+    if (!aliases_) aliases_ = std::make_unique<Aliases>();
+    return *aliases_;
+  }
+  std::unique_ptr<Aliases> aliases_;
 };
 
 }  // namespace fg::mqtt

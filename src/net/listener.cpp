@@ -40,7 +40,7 @@ void Listener::close() {
 void Listener::accept_next() {
   unsigned w = next_worker_;
   next_worker_ = (next_worker_ + 1) % workers_.size();
-  acceptor_.async_accept(workers_.context(w), [this, w](boost::system::error_code ec, tcp::socket s) {
+  acceptor_.async_accept(workers_.context(w), [this, w](boost::system::error_code ec, WorkerSocket s) {
     if (ec == asio::error::operation_aborted) return;
     if (ec) {
       // EMFILE and friends: log, pause briefly, keep accepting (the listener

@@ -19,9 +19,10 @@ namespace fg::broker::testing {
 
 class StubClient final : public Client {
  public:
-  StubClient(Worker& w, mqtt::ProtocolVersion v) : Client(w, "stub"), version_(v) {}
+  StubClient(Worker& w, mqtt::ProtocolVersion v) : Client(w), version_(v) {}
 
   void start() override {}
+  std::string remote_address() const override { return "stub"; }
 
   // Client -> broker.
   void feed(const mqtt::Packet& p) {
