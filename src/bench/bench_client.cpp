@@ -485,16 +485,16 @@ bool BenchClient::handle_ack(mqtt::PacketType type, uint16_t id, uint8_t reason)
     append_ack(env_.templates.pubcomp, id);
     return true;
   }
-  const std::string type_name(mqtt::packet_type_name(type));
   if (!pub_ || pub_->id_state.empty()) {
-    fail("unexpected " + type_name + " from broker");
+    fail("unexpected " + std::string(mqtt::packet_type_name(type)) + " from broker");
     return false;
   }
   auto& p = *pub_;
   const uint8_t expected = type == mqtt::PacketType::Pubcomp ? kAwaitComp : kAwaitAck;
   const bool matches_qos = (type == mqtt::PacketType::Puback) == (p.settings.qos == mqtt::QoS::AtLeastOnce);
   if (id == 0 || p.id_state[id] != expected || !matches_qos) {
-    fail(type_name + " for packet id " + std::to_string(id) + ", which is not awaiting one");
+    fail(std::string(mqtt::packet_type_name(type)) + " for packet id " + std::to_string(id) +
+         ", which is not awaiting one");
     return false;
   }
   const bool refused = reason >= 0x80;

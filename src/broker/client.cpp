@@ -225,7 +225,9 @@ void Client::handle(mqtt::Publish& p) {
   MessagePtr shared = std::move(msg);
   WorkerStats::inc(worker_.stats().messages_in);
   if (shared->retain) worker_.broker().retained().set(shared);
-  size_t matched = worker_.route(shared);
+  bool congested = false;
+  size_t matched = worker_.route(shared, &congested);
+  if (congested) throttled_ = true;
 
   ReasonCode rc = (v5 && matched == 0) ? ReasonCode::NoMatchingSubscribers : ReasonCode::Success;
   if (p.qos == QoS::AtLeastOnce) {
@@ -308,6 +310,7 @@ void Client::pump_session() {
   if (!session_ || state_ != State::Connected) return;
   Session& s = *session_;
   auto now = Clock::now();
+  const size_t low_water = worker_.broker().config().max_queued_messages / 4;
   while (s.inflight.size() < inflight_window_ && !s.queue.empty()) {
     Delivery d = std::move(s.queue.front());
     s.queue.pop_front();
@@ -323,6 +326,7 @@ void Client::pump_session() {
                                                             : Inflight::State::AwaitPubrec,
                                   std::move(d)});
   }
+  if (s.queue.size() <= low_water) s.congested.store(false, std::memory_order_relaxed);
 }
 
 void Client::resend_inflight() {

@@ -36,6 +36,8 @@ class Client : public std::enable_shared_from_this<Client> {
 
   // Starts the transport (TLS handshake, then reading).
   virtual void start() = 0;
+  // Reading was paused for backpressure (see Worker::pause_reading): go on.
+  virtual void resume_reading() = 0;
 
   Worker& worker() { return worker_; }
   State state() const { return state_; }
@@ -84,8 +86,16 @@ class Client : public std::enable_shared_from_this<Client> {
   void on_write_done();
   void on_transport_error(const std::string& what);
 
+  // After handling input: true if reading should pause (backpressure); clears it.
+  bool take_throttle() {
+    bool t = throttled_;
+    throttled_ = false;
+    return t;
+  }
+
   std::string out_;       // output accumulated this turn
   bool writing_ = false;  // a write is in progress
+  bool throttled_ = false;
 
  private:
   void process_packets();

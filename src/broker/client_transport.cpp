@@ -33,6 +33,10 @@ class TcpClient final : public Client {
 
   std::string remote_address() const override { return endpoint_text(sock_); }
 
+  void resume_reading() override {
+    if (state() != State::Closing && state() != State::Closed) wait_readable();
+  }
+
   void start() override {
     boost::system::error_code ec;
     sock_.set_option(tcp::no_delay(true), ec);
@@ -98,6 +102,7 @@ class TcpClient final : public Client {
       if (state() == State::Closing || state() == State::Closed) return;
       if (n < buf.size()) break;
     }
+    if (take_throttle()) return worker().pause_reading(shared_from_this());
     wait_readable();
   }
 
@@ -113,6 +118,10 @@ class TlsClient final : public Client {
       : Client(w), ctx_(std::move(ctx)), stream_(std::move(s), *ctx_) {}
 
   std::string remote_address() const override { return endpoint_text(stream_.next_layer()); }
+
+  void resume_reading() override {
+    if (state() != State::Closing && state() != State::Closed) read_next();
+  }
 
   void start() override {
     boost::system::error_code ec;
@@ -159,7 +168,11 @@ class TlsClient final : public Client {
                               if (ec) {
                                 on_transport_error(ec.message());
                               } else if (state() != State::Closing && state() != State::Closed) {
-                                read_next();
+                                if (take_throttle()) {
+                                  worker().pause_reading(shared_from_this());
+                                } else {
+                                  read_next();
+                                }
                               }
                               worker().flush();
                             });

@@ -67,6 +67,9 @@ class Session {
  public:
   std::atomic<unsigned> owner;
   std::atomic<bool> online{false};  // a connection is attached (hint for shared subscriptions)
+  // The queue is past its high-water mark: publishers routing QoS 1/2 messages
+  // here pause reading briefly (backpressure) instead of overflowing it.
+  std::atomic<bool> congested{false};
 
   // ---- owner worker only ----
   bool alive = true;                    // false once ended; late deliveries are dropped

@@ -10,10 +10,12 @@ namespace fg::broker {
 namespace {
 constexpr size_t kScratchSize = 64 * 1024;
 constexpr auto kSweepInterval = std::chrono::seconds(1);
+// How long a publisher stops reading when a subscriber's queue is congested.
+constexpr auto kPause = std::chrono::milliseconds(1);
 }  // namespace
 
 Worker::Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc)
-    : broker_(broker), index_(index), ioc_(ioc), sweep_timer_(ioc), scratch_(kScratchSize) {}
+    : broker_(broker), index_(index), ioc_(ioc), sweep_timer_(ioc), pause_timer_(ioc), scratch_(kScratchSize) {}
 
 Worker::~Worker() {
   // Sessions and connections point at each other; break the cycles.
@@ -36,6 +38,24 @@ void Worker::start() {
 void Worker::stop() {
   stopping_ = true;
   sweep_timer_.cancel();
+  pause_timer_.cancel();
+  paused_.clear();
+}
+
+void Worker::pause_reading(const std::shared_ptr<Client>& c) {
+  paused_.push_back(c);
+  if (paused_.size() > 1) return;  // the timer is already armed
+  pause_timer_.expires_after(kPause);
+  pause_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec && !stopping_) resume_paused();
+  });
+}
+
+void Worker::resume_paused() {
+  std::vector<std::shared_ptr<Client>> batch;
+  batch.swap(paused_);
+  for (auto& c : batch) c->resume_reading();
+  flush();
 }
 
 void Worker::schedule_sweep() {
@@ -104,8 +124,15 @@ void Worker::receive_batch(std::vector<Remote>& batch) {
   for (auto& r : batch) deliver(r.session, std::move(r.delivery));
 }
 
-size_t Worker::route(const MessagePtr& msg) {
+size_t Worker::route(const MessagePtr& msg, bool* congested) {
   size_t matched = 0;
+  const bool queued_qos = msg->qos != mqtt::QoS::AtMostOnce;
+  auto note_congestion = [&](const SubscriberRef& ref) {
+    if (congested && queued_qos && ref.options.max_qos != mqtt::QoS::AtMostOnce &&
+        ref.session->congested.load(std::memory_order_relaxed)) {
+      *congested = true;
+    }
+  };
   auto to_delivery = [&msg](const SubscriberRef& ref) {
     Delivery d;
     d.msg = msg;
@@ -119,6 +146,7 @@ size_t Worker::route(const MessagePtr& msg) {
       [&](const SubscriberRef& ref) {
         if (ref.options.no_local && ref.session->id() == msg->origin_session) return;
         ++matched;
+        note_congestion(ref);
         deliver(ref.session, to_delivery(ref));
       },
       [&](auto& group) {
@@ -137,6 +165,7 @@ size_t Worker::route(const MessagePtr& msg) {
         group.next = static_cast<uint32_t>((pick + 1) % n);
         ++matched;
         const SubscriberRef& ref = group.members[pick].value;
+        note_congestion(ref);
         deliver(ref.session, to_delivery(ref));
       });
   return matched;
@@ -183,6 +212,9 @@ void Worker::deliver_local(Session& s, Delivery d) {
     return;
   }
   s.queue.push_back(std::move(d));
+  if (s.queue.size() >= std::max<size_t>(1, cfg.max_queued_messages / 2)) {
+    s.congested.store(true, std::memory_order_relaxed);
+  }
 }
 
 void Worker::publish_will(const MessagePtr& will) {

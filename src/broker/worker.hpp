@@ -74,7 +74,11 @@ class Worker {
 
   // Routes a message published on this worker to every matching subscription.
   // Returns the number of subscriptions it was delivered (or queued) to.
-  size_t route(const MessagePtr& msg);
+  // `congested` is set when a QoS 1/2 copy went to a session whose queue is
+  // past its high-water mark.
+  size_t route(const MessagePtr& msg, bool* congested = nullptr);
+  // Resumes reading from `c` after a short pause (publisher backpressure).
+  void pause_reading(const std::shared_ptr<Client>& c);
   // Hands a delivery to its session: now if this worker owns it, else batched.
   void deliver(const std::shared_ptr<Session>& s, Delivery d);
   // Delivers to a session owned by this worker.
@@ -96,6 +100,7 @@ class Worker {
     Delivery delivery;
   };
   void receive_batch(std::vector<Remote>& batch);
+  void resume_paused();
   void sweep();
   void schedule_sweep();
 
@@ -103,6 +108,8 @@ class Worker {
   const unsigned index_;
   boost::asio::io_context& ioc_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer pause_timer_;
+  std::vector<std::shared_ptr<Client>> paused_;
   TopicTree<SubscriberRef> tree_;
   std::vector<std::vector<Remote>> outbox_;  // per destination worker
   bool outbox_pending_ = false;

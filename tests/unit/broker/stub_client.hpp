@@ -23,6 +23,8 @@ class StubClient final : public Client {
 
   void start() override {}
   std::string remote_address() const override { return "stub"; }
+  void resume_reading() override { ++resumed_; }
+  int resumed() const { return resumed_; }
 
   // Client -> broker.
   void feed(const mqtt::Packet& p) {
@@ -93,6 +95,7 @@ class StubClient final : public Client {
   std::string written_;
   std::deque<mqtt::Packet> pending_;
   bool closed_ = false;
+  int resumed_ = 0;
 };
 
 // A broker with `workers` workers whose io_contexts run on the test thread.

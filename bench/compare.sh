@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Runs the same MQTT loads against fleetguard and Debian's mosquitto, one
+# broker after the other, and prints a Markdown table (also appended to the
+# file given as the first argument, e.g. bench/RESULTS.md).
+#
+#   bench/compare.sh [results.md]
+#
+# Loads, all driven by `fleetguard bench` (see bench/README.md):
+#   (a) fan-in: 4 publishers -> 1 subscriber, 100-byte payloads, QoS 0, flat out
+#   (b) the same with QoS 1
+#   (c) latency: both brokers at a fixed total rate, half of mosquitto's (a);
+#       mosquitto once as configured and once with set_tcp_nodelay true
+#   (d) idle connections: CONNS connections, broker RSS before/after, KB each
+#
+# Environment (defaults in brackets):
+#   FLEETGUARD [./build/fleetguard]  binary under test; also provides `bench`
+#   MOSQUITTO [/usr/sbin/mosquitto]
+#   BENCH [$FLEETGUARD]              binary whose `bench` subcommand drives the load
+#   DURATION [10] WARMUP [2]         seconds per load run (a)-(c)
+#   CONNS [10000]                    idle connections in (d); at most ~19,900,
+#                                    the brokers' open-file limit is 20,000
+#   PER_PROC [9000]                  connections per bench process in (d); each
+#                                    process connects from its own 127.0.0.x
+#   FG_ARGS []  MOSQ_CONF_EXTRA []   extra `serve` arguments / mosquitto.conf lines
+# Both brokers run with the same open-file limit (ulimit -n 20000) and the
+# same machine; each load starts on a freshly started broker.
+set -euo pipefail
+
+FLEETGUARD=${FLEETGUARD:-./build/fleetguard}
+MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-10000}
+PER_PROC=${PER_PROC:-9000}
+FG_ARGS=${FG_ARGS:-}
+MOSQ_CONF_EXTRA=${MOSQ_CONF_EXTRA:-}
+OUT_FILE=${1:-}
+FD_LIMIT=20000
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+log() { echo "compare.sh: $*" >&2; }
+
+[ -x "$FLEETGUARD" ] || die "FLEETGUARD=$FLEETGUARD is not an executable (build it: ninja -C build fleetguard)"
+[ -x "$MOSQUITTO" ] || die "MOSQUITTO=$MOSQUITTO is not an executable (apt-get install mosquitto)"
+command -v python3 >/dev/null || die "python3 is needed to read the bench tool's JSON"
+FLEETGUARD=$(readlink -f "$FLEETGUARD")
+BENCH=$(readlink -f "${BENCH:-$FLEETGUARD}")
+[ -x "$BENCH" ] || die "BENCH=$BENCH is not an executable"
+# The same limit for both brokers and the bench processes, which inherit it.
+ulimit -n "$FD_LIMIT" 2>/dev/null || die "cannot raise the open-file limit to $FD_LIMIT (ulimit -Hn is $(ulimit -Hn))"
+
+WORK=$(mktemp -d /tmp/fg-compare.XXXXXX)
+BROKER_PID=""
+TOOL_PIDS=()
+
+cleanup() {
+  local pid
+  for pid in "${TOOL_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  stop_broker
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until something accepts TCP connections on 127.0.0.1:$1.
+wait_port() {
+  python3 - "$1" <<'EOF' || die "broker did not start listening on port $1"
+import socket, sys, time
+port = int(sys.argv[1])
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+EOF
+}
+
+# start_broker fleetguard|mosquitto [mosquitto.conf line]: starts a fresh
+# broker, sets PORT and BROKER_PID.
+start_broker() {
+  local name=$1 run_extra=${2:-} dir="$WORK/$1-$RANDOM"
+  mkdir -p "$dir"
+  PORT=$(free_port)
+  if [ "$name" = fleetguard ]; then
+    # shellcheck disable=SC2086  # FG_ARGS is a list of words on purpose
+    "$FLEETGUARD" serve --mqtt-port "$PORT" --bind 127.0.0.1 --data-dir "$dir/data" --mqtts-port 0 \
+      $FG_ARGS >"$dir/broker.log" 2>&1 &
+  else
+    {
+      echo "listener $PORT 127.0.0.1"
+      echo "allow_anonymous true"
+      echo "max_queued_messages 100000"
+      echo "max_connections -1"
+      [ -n "$run_extra" ] && echo "$run_extra"
+      echo "persistence false"
+      echo "log_dest stderr"
+      echo "log_type error"
+      echo "log_type warning"
+      [ -n "$MOSQ_CONF_EXTRA" ] && printf '%s\n' "$MOSQ_CONF_EXTRA"
+    } >"$dir/mosquitto.conf"
+    "$MOSQUITTO" -c "$dir/mosquitto.conf" >"$dir/broker.log" 2>&1 &
+  fi
+  BROKER_PID=$!
+  BROKER_LOG="$dir/broker.log"
+  wait_port "$PORT"
+  kill -0 "$BROKER_PID" 2>/dev/null || die "$name exited at start: $(cat "$dir/broker.log")"
+}
+
+stop_broker() {
+  if [ -n "$BROKER_PID" ]; then
+    kill "$BROKER_PID" 2>/dev/null || true
+    wait "$BROKER_PID" 2>/dev/null || true
+    BROKER_PID=""
+  fi
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$BROKER_PID/status"; }
+# CPU seconds (user + system) the broker has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$BROKER_PID/stat"; }
+
+# json FILE EXPR: evaluates a Python expression over the last JSON line `j` of FILE.
+json() {
+  python3 - "$1" "$2" <<'EOF'
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
+j = json.loads(lines[-1])
+print(eval(sys.argv[2], {"j": j}))
+EOF
+}
+
+# run_load NAME LABEL ARGS...: one bench load against the running broker;
+# leaves its JSON in $WORK/NAME-LABEL.json and, in LAST_CPU, the broker's CPU
+# use over the whole bench run (warm-up and drain included) in cores.
+run_load() {
+  local name=$1 label=$2
+  shift 2
+  local out="$WORK/$name-$label.json" before after start end rc=0
+  before=$(cpu_s)
+  start=$(date +%s.%N)
+  "$BENCH" bench --port "$PORT" --duration "$DURATION" --warmup "$WARMUP" --json "$@" >"$out" \
+    2>"$out.err" || rc=$?
+  end=$(date +%s.%N)
+  after=$(cpu_s)
+  LAST_CPU=$(python3 -c "print(f'{($after - $before) / ($end - $start):.2f}')")
+  if [ "$rc" -ne 0 ]; then
+    log "$name $label failed (exit $rc): $(cat "$out.err")"
+    log "$name log: $(tail -n 5 "$BROKER_LOG")"
+    return 1
+  fi
+}
+
+fmt_rate() { python3 -c "print(f'{float($1):,.0f}')"; }
+
+# --- (a) and (b): fan-in throughput ----------------------------------------
+declare -A CELL
+MOSQ_QOS0_RATE=""
+for broker in mosquitto fleetguard; do
+  for qos in 0 1; do
+    label="fanin-qos$qos"
+    log "$broker: fan-in QoS $qos"
+    start_broker "$broker"
+    if run_load "$broker" "$label" --publishers 4 --subscribers 1 --qos "$qos" --payload 100; then
+      f="$WORK/$broker-$label.json"
+      rate=$(json "$f" 'j["delivered_per_s"]')
+      lost=$(json "$f" 'j["lost"]')
+      sent=$(json "$f" 'j["sent_per_s"]')
+      CELL[$broker,$label]="$(fmt_rate "$rate") msg/s (sent $(fmt_rate "$sent")/s, lost $lost, broker ${LAST_CPU} cores)"
+      if [ "$broker" = mosquitto ] && [ "$qos" = 0 ]; then MOSQ_QOS0_RATE=$rate; fi
+    else
+      CELL[$broker,$label]="failed"
+    fi
+    stop_broker
+  done
+done
+
+# --- (c): latency at a fixed rate --------------------------------------------
+[ -n "$MOSQ_QOS0_RATE" ] || die "no mosquitto QoS 0 rate to derive the latency load from"
+TOTAL_RATE=$(python3 -c "print(int(float($MOSQ_QOS0_RATE) / 2))")
+PER_PUB_RATE=$(python3 -c "print(f'{$TOTAL_RATE / 4:.1f}')")
+# latency_run BROKER LABEL [mosquitto.conf line]: one latency run on a fresh
+# broker; sets LATENCY to the cell text. (Not a $(...) subshell: the broker's
+# pid must stay visible to the cleanup trap.)
+latency_run() {
+  local broker=$1 label=$2 f
+  start_broker "$broker" "${3:-}"
+  if run_load "$broker" "$label" --publishers 4 --subscribers 1 --qos 0 --payload 100 --rate "$PER_PUB_RATE"; then
+    f="$WORK/$broker-$label.json"
+    LATENCY=$(json "$f" '"p50 %.0f / p99 %.0f / p99.9 %.0f us (%s msg/s delivered)" % (j["latency_us"]["p50"], j["latency_us"]["p99"], j["latency_us"]["p999"], format(round(j["delivered_per_s"]), ","))')
+  else
+    LATENCY="failed"
+  fi
+  stop_broker
+}
+log "fleetguard: latency at $TOTAL_RATE msg/s"
+latency_run fleetguard latency
+CELL[fleetguard,latency]=$LATENCY
+# mosquitto leaves Nagle's algorithm on unless told otherwise: its small
+# writes then wait for ACKs, which costs milliseconds of latency but roughly
+# doubles its throughput in (a). Throughput runs use its default; latency is
+# shown both ways (fleetguard disables Nagle on its sockets).
+log "mosquitto: latency at $TOTAL_RATE msg/s (default, then set_tcp_nodelay true)"
+latency_run mosquitto latency
+CELL[mosquitto,latency]="default: $LATENCY"
+latency_run mosquitto latency-nodelay "set_tcp_nodelay true"
+CELL[mosquitto,latency]+="<br>set_tcp_nodelay true: $LATENCY"
+
+# --- (d): idle connections -----------------------------------------------------
+run_connections() {
+  local broker=$1 procs before after n k remaining ready deadline
+  procs=$(( (CONNS + PER_PROC - 1) / PER_PROC ))
+  start_broker "$broker"
+  sleep 1
+  before=$(rss_kb)
+  TOOL_PIDS=()
+  remaining=$CONNS
+  for ((k = 0; k < procs; k++)); do
+    n=$(( remaining < PER_PROC ? remaining : PER_PROC ))
+    remaining=$(( remaining - n ))
+    # Each process connects from its own loopback address, so local ports
+    # never run short however many processes there are.
+    "$BENCH" bench --port "$PORT" --connections-only "$n" --source-ips "127.0.0.$((k + 2))" \
+      --connect-concurrency 16 --client-id-prefix "fgcmp-$k" --json >"$WORK/$broker-conn-$k.out" 2>"$WORK/$broker-conn-$k.err" &
+    TOOL_PIDS+=($!)
+  done
+  deadline=$((SECONDS + 180))
+  while :; do
+    ready=0
+    for ((k = 0; k < procs; k++)); do
+      grep -q '^READY' "$WORK/$broker-conn-$k.out" 2>/dev/null && ready=$((ready + 1))
+    done
+    [ "$ready" -eq "$procs" ] && break
+    for pid in "${TOOL_PIDS[@]}"; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        log "$broker: a bench process exited early: $(cat "$WORK"/"$broker"-conn-*.err)"
+        CELL[$broker,conns]="failed"
+        for p in "${TOOL_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+        for p in "${TOOL_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+        TOOL_PIDS=()
+        stop_broker
+        return
+      fi
+    done
+    [ "$SECONDS" -lt "$deadline" ] || die "$broker: connections not ready after 180 s"
+    sleep 0.2
+  done
+  # Let the broker finish whatever the last CONNECTs started before measuring.
+  sleep 2
+  after=$(rss_kb)
+  for pid in "${TOOL_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${TOOL_PIDS[@]}"; do wait "$pid" || true; done
+  TOOL_PIDS=()
+  local slowest
+  slowest=$(python3 - "$WORK"/"$broker"-conn-*.out <<'EOF'
+import json, sys
+times = []
+for path in sys.argv[1:]:
+    for line in open(path):
+        if line.startswith("{"):
+            times.append(json.loads(line)["connect_s"])
+print(f"{max(times):.2f}" if times else "nan")
+EOF
+)
+  CELL[$broker,conns]=$(python3 -c "
+before, after, n, t = $before, $after, $CONNS, float('$slowest')
+print(f'{(after - before) / n:.1f} KB/conn (RSS {before/1024:.1f} -> {after/1024:.1f} MB; connected in {t:.2f} s, {n / t:,.0f}/s)')")
+  stop_broker
+}
+
+for broker in mosquitto fleetguard; do
+  log "$broker: $CONNS idle connections"
+  run_connections "$broker"
+done
+
+# --- report --------------------------------------------------------------------
+MOSQ_VERSION=$("$MOSQUITTO" -h 2>/dev/null | head -1 || true)
+report() {
+  echo "## fleetguard vs mosquitto, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "Machine: $(nproc) CPU ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM; brokers and load tool share it."
+  echo "fleetguard: \`$FLEETGUARD serve --mqtt-port P --bind 127.0.0.1 --data-dir D --mqtts-port 0 $FG_ARGS\`;"
+  echo "mosquitto: ${MOSQ_VERSION:-$MOSQUITTO} with \`allow_anonymous true\`, \`max_queued_messages 100000\`, \`max_connections -1\`${MOSQ_CONF_EXTRA:+, $MOSQ_CONF_EXTRA}."
+  echo "Loads by \`$(basename "$BENCH") bench\`, ${DURATION} s measured after ${WARMUP} s warm-up, open-file limit $FD_LIMIT for all; a fresh broker per load."
+  echo
+  echo "| Load | fleetguard | mosquitto |"
+  echo "| --- | --- | --- |"
+  echo "| (a) fan-in 4 pub -> 1 sub, 100 B, QoS 0, max rate: delivered | ${CELL[fleetguard,fanin-qos0]} | ${CELL[mosquitto,fanin-qos0]} |"
+  echo "| (b) fan-in 4 pub -> 1 sub, 100 B, QoS 1, max rate: delivered | ${CELL[fleetguard,fanin-qos1]} | ${CELL[mosquitto,fanin-qos1]} |"
+  echo "| (c) latency at $(fmt_rate "$TOTAL_RATE") msg/s (4 x $PER_PUB_RATE), QoS 0 | ${CELL[fleetguard,latency]} | ${CELL[mosquitto,latency]} |"
+  echo "| (d) $CONNS idle connections: broker memory | ${CELL[fleetguard,conns]} | ${CELL[mosquitto,conns]} |"
+  echo
+}
+
+report
+if [ -n "$OUT_FILE" ]; then report >>"$OUT_FILE"; fi
