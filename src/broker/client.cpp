@@ -52,9 +52,13 @@ void Client::commit_read(size_t n) {
   process_packets();
 }
 
+void Client::process_buffered() { process_packets(); }
+
 void Client::process_packets() {
   last_rx_ = Clock::now();
-  while (state_ == State::AwaitConnect || state_ == State::Connected) {
+  // Stops early when a route hit a congested subscriber (throttled_): the rest
+  // stays buffered until the transport resumes reading.
+  while ((state_ == State::AwaitConnect || state_ == State::Connected) && !throttled_) {
     auto next = proto_.next();
     if (!next) {
       WorkerStats::inc(worker_.stats().protocol_errors);
@@ -326,7 +330,9 @@ void Client::pump_session() {
                                                             : Inflight::State::AwaitPubrec,
                                   std::move(d)});
   }
-  if (s.queue.size() <= low_water) s.congested.store(false, std::memory_order_relaxed);
+  if (s.queue.size() <= low_water && s.in_transit.load(std::memory_order_relaxed) <= low_water) {
+    s.congested.store(false, std::memory_order_relaxed);
+  }
 }
 
 void Client::resend_inflight() {
@@ -503,6 +509,7 @@ void Client::lost() {
   if (session_) {
     session_->client.reset();
     session_->online.store(false, std::memory_order_relaxed);
+    session_->congested.store(false, std::memory_order_relaxed);
   }
   release_will();
   if (session_) {

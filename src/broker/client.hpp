@@ -85,6 +85,8 @@ class Client : public std::enable_shared_from_this<Client> {
   void commit_read(size_t n);
   void on_write_done();
   void on_transport_error(const std::string& what);
+  // Handles packets still buffered (after a backpressure pause).
+  void process_buffered();
 
   // After handling input: true if reading should pause (backpressure); clears it.
   bool take_throttle() {

@@ -34,7 +34,10 @@ class TcpClient final : public Client {
   std::string remote_address() const override { return endpoint_text(sock_); }
 
   void resume_reading() override {
-    if (state() != State::Closing && state() != State::Closed) wait_readable();
+    process_buffered();
+    if (state() == State::Closing || state() == State::Closed) return;
+    if (take_throttle()) return worker().pause_reading(shared_from_this());
+    wait_readable();
   }
 
   void start() override {
@@ -100,7 +103,7 @@ class TcpClient final : public Client {
       if (ec) return on_transport_error(ec == asio::error::eof ? "closed by peer" : ec.message());
       on_bytes(buf.first(n));
       if (state() == State::Closing || state() == State::Closed) return;
-      if (n < buf.size()) break;
+      if (throttled_ || n < buf.size()) break;
     }
     if (take_throttle()) return worker().pause_reading(shared_from_this());
     wait_readable();
@@ -120,7 +123,10 @@ class TlsClient final : public Client {
   std::string remote_address() const override { return endpoint_text(stream_.next_layer()); }
 
   void resume_reading() override {
-    if (state() != State::Closing && state() != State::Closed) read_next();
+    process_buffered();
+    if (state() == State::Closing || state() == State::Closed) return;
+    if (take_throttle()) return worker().pause_reading(shared_from_this());
+    read_next();
   }
 
   void start() override {

@@ -70,6 +70,9 @@ class Session {
   // The queue is past its high-water mark: publishers routing QoS 1/2 messages
   // here pause reading briefly (backpressure) instead of overflowing it.
   std::atomic<bool> congested{false};
+  // QoS 1/2 deliveries posted to the owner by other workers and not yet
+  // received: counted so that congestion is seen before the batches land.
+  std::atomic<uint32_t> in_transit{0};
 
   // ---- owner worker only ----
   bool alive = true;                    // false once ended; late deliveries are dropped

@@ -15,7 +15,13 @@ constexpr auto kPause = std::chrono::milliseconds(1);
 }  // namespace
 
 Worker::Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc)
-    : broker_(broker), index_(index), ioc_(ioc), sweep_timer_(ioc), pause_timer_(ioc), scratch_(kScratchSize) {}
+    : broker_(broker),
+      index_(index),
+      ioc_(ioc),
+      sweep_timer_(ioc),
+      pause_timer_(ioc),
+      high_water_(std::max<size_t>(1, broker.config().max_queued_messages / 2)),
+      scratch_(kScratchSize) {}
 
 Worker::~Worker() {
   // Sessions and connections point at each other; break the cycles.
@@ -121,15 +127,22 @@ void Worker::flush() {
 }
 
 void Worker::receive_batch(std::vector<Remote>& batch) {
-  for (auto& r : batch) deliver(r.session, std::move(r.delivery));
+  for (auto& r : batch) {
+    if (r.delivery.qos != mqtt::QoS::AtMostOnce) r.session->in_transit.fetch_sub(1, std::memory_order_relaxed);
+    deliver(r.session, std::move(r.delivery));
+  }
 }
 
 size_t Worker::route(const MessagePtr& msg, bool* congested) {
   size_t matched = 0;
   const bool queued_qos = msg->qos != mqtt::QoS::AtMostOnce;
   auto note_congestion = [&](const SubscriberRef& ref) {
+    // Only connected subscribers push back: an offline session's queue just
+    // fills up to its limit (otherwise one offline device could slow every
+    // publisher on its topics).
     if (congested && queued_qos && ref.options.max_qos != mqtt::QoS::AtMostOnce &&
-        ref.session->congested.load(std::memory_order_relaxed)) {
+        ref.session->congested.load(std::memory_order_relaxed) &&
+        ref.session->online.load(std::memory_order_relaxed)) {
       *congested = true;
     }
   };
@@ -177,6 +190,10 @@ void Worker::deliver(const std::shared_ptr<Session>& s, Delivery d) {
     deliver_local(*s, std::move(d));
     return;
   }
+  if (d.qos != mqtt::QoS::AtMostOnce) {
+    uint32_t n = s->in_transit.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n >= high_water_) s->congested.store(true, std::memory_order_relaxed);
+  }
   outbox_[owner].push_back(Remote{s, std::move(d)});
   outbox_pending_ = true;
 }
@@ -212,7 +229,7 @@ void Worker::deliver_local(Session& s, Delivery d) {
     return;
   }
   s.queue.push_back(std::move(d));
-  if (s.queue.size() >= std::max<size_t>(1, cfg.max_queued_messages / 2)) {
+  if (s.queue.size() >= high_water_) {
     s.congested.store(true, std::memory_order_relaxed);
   }
 }

@@ -110,6 +110,7 @@ class Worker {
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer pause_timer_;
   std::vector<std::shared_ptr<Client>> paused_;
+  const size_t high_water_;  // session queue length that makes it congested
   TopicTree<SubscriberRef> tree_;
   std::vector<std::vector<Remote>> outbox_;  // per destination worker
   bool outbox_pending_ = false;

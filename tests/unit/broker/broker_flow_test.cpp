@@ -369,3 +369,58 @@ TEST(BrokerFlow, TopicAliasInbound) {
 
 }  // namespace
 }  // namespace fg::broker::testing
+
+namespace fg::broker::testing {
+namespace {
+
+std::string many_publishes(int n, mqtt::QoS qos) {
+  std::string bytes;
+  for (int i = 1; i <= n; ++i) {
+    mqtt::encode(publish_packet("t", std::to_string(i), qos, static_cast<uint16_t>(i)), mqtt::ProtocolVersion::V311,
+                 bytes);
+  }
+  return bytes;
+}
+
+TEST(BrokerBackpressure, SlowOnlineSubscriberPausesPublisherInsteadOfDropping) {
+  BrokerConfig cfg;
+  cfg.max_queued_messages = 10;
+  BrokerHarness h(2, cfg);
+  auto sub = h.client(0, mqtt::ProtocolVersion::V5);
+  auto req = connect_packet("slow", mqtt::ProtocolVersion::V5);
+  req.properties.receive_maximum = 1;  // one in flight, never acked here
+  h.connect(*sub, req);
+  sub->feed(subscribe_packet(1, "t", mqtt::QoS::AtLeastOnce));
+  h.pump();
+  auto pub = h.client(1);
+  h.connect(*pub, connect_packet("fast"));
+  pub->feed_bytes(many_publishes(100, mqtt::QoS::AtLeastOnce));
+  h.pump();
+  auto st = h.broker().stats();
+  EXPECT_EQ(st.messages_dropped, 0u) << "a connected subscriber's QoS 1 messages were dropped";
+  EXPECT_LT(st.messages_in, 100u) << "the publisher was not paused";
+  EXPECT_LE(pub->take_of<mqtt::Puback>().size(), st.messages_in);
+}
+
+TEST(BrokerBackpressure, OfflineSubscriberDoesNotSlowPublishers) {
+  BrokerConfig cfg;
+  cfg.max_queued_messages = 10;
+  BrokerHarness h(2, cfg);
+  auto sub = h.client(0);
+  h.connect(*sub, connect_packet("away", mqtt::ProtocolVersion::V311, false));
+  sub->feed(subscribe_packet(1, "t", mqtt::QoS::AtLeastOnce));
+  h.pump();
+  sub->drop();
+  h.pump();
+  auto pub = h.client(1);
+  h.connect(*pub, connect_packet("fast"));
+  pub->feed_bytes(many_publishes(100, mqtt::QoS::AtLeastOnce));
+  h.pump();
+  auto st = h.broker().stats();
+  EXPECT_EQ(st.messages_in, 100u);
+  EXPECT_EQ(st.messages_dropped, 90u);  // the documented policy: queue bound, then drop
+  EXPECT_EQ(pub->take_of<mqtt::Puback>().size(), 100u);
+}
+
+}  // namespace
+}  // namespace fg::broker::testing
