@@ -25,13 +25,14 @@ Worker::Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc)
 
 Worker::~Worker() {
   // Sessions and connections point at each other; break the cycles.
-  for (Client* c = clients_; c != nullptr;) {
-    Client* next = c->next_;
-    c->detach_for_shutdown();
+  // Hold every connection while unlinking, since dropping a session's link
+  // may release the last reference to its connection.
+  std::vector<std::shared_ptr<Client>> all = all_clients();
+  for (auto& c : all) {
     c->linked_ = false;
     c->prev_ = c->next_ = nullptr;
-    c = next;
   }
+  for (auto& c : all) c->detach_for_shutdown();
   clients_ = nullptr;
   for (auto& s : offline_) s->client.reset();
 }
