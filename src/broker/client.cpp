@@ -371,8 +371,9 @@ void Client::handle(mqtt::Subscribe& sub) {
       return fail(ReasonCode::ProtocolError, "No Local on a shared subscription");
     }
     SubscriberRef ref{session_, ts.options, sub_id};
-    bool is_new = s.subscriptions.find(ts.filter) == s.subscriptions.end();
-    s.subscriptions[ts.filter] = SubscriptionRecord{ts.options, sub_id};
+    auto& subs = s.subscriptions();
+    bool is_new = subs.find(ts.filter) == subs.end();
+    subs[ts.filter] = SubscriptionRecord{ts.options, sub_id};
     suback->reasons.push_back(static_cast<ReasonCode>(ts.options.max_qos));
     auto rh = ts.options.retain_handling;
     if (!shared && (rh == mqtt::RetainHandling::SendOnSubscribe ||
@@ -410,12 +411,13 @@ void Client::handle(const mqtt::Unsubscribe& u) {
   ack.packet_id = u.packet_id;
   std::vector<Broker::TreeChange> changes;
   for (const auto& f : u.filters) {
-    auto it = session_->subscriptions.find(f);
-    if (it == session_->subscriptions.end()) {
+    auto& subs = session_->subscriptions();
+    auto it = subs.find(f);
+    if (it == subs.end()) {
       ack.reasons.push_back(ReasonCode::NoSubscriptionExisted);
       continue;
     }
-    session_->subscriptions.erase(it);
+    subs.erase(it);
     ack.reasons.push_back(ReasonCode::Success);
     changes.push_back(Broker::TreeChange{f, false, {}});
   }
@@ -552,7 +554,8 @@ void Client::release_will() {
     if (session_expiry_ == 0) {
       worker_.publish_will(msg);
     } else {
-      session_->will = PendingWill{msg, Clock::now() + std::chrono::seconds(std::min(delay, session_expiry_))};
+      session_->will = std::make_unique<PendingWill>(
+          PendingWill{msg, Clock::now() + std::chrono::seconds(std::min(delay, session_expiry_))});
     }
   }
   // Taken over with a will delay: the session lives on, so the will is not sent.

@@ -79,13 +79,18 @@ class Session {
   std::shared_ptr<Client> client;       // attached connection, if any
   uint32_t expiry_interval = 0;         // seconds; 0xFFFFFFFF = never
   Clock::time_point expires_at = Clock::time_point::max();  // while offline
-  std::unordered_map<std::string, SubscriptionRecord> subscriptions;  // filter -> options
+  using SubscriptionMap = std::unordered_map<std::string, SubscriptionRecord>;  // filter -> options
+  // Allocated on first SUBSCRIBE (publish-only devices never need it).
+  SubscriptionMap& subscriptions() {
+    if (!subscriptions_) subscriptions_ = std::make_unique<SubscriptionMap>();
+    return *subscriptions_;
+  }
+  std::unique_ptr<SubscriptionMap> subscriptions_;
   RingQueue<Inflight> inflight;         // outbound QoS 1/2, in send order
   RingQueue<Delivery> queue;            // waiting for the in-flight window / a connection
   std::vector<uint16_t> inbound_qos2;   // PUBREC sent, waiting for PUBREL
   uint16_t last_packet_id = 0;
-  std::optional<PendingWill> will;      // delayed will (v5)
-  uint64_t dropped_messages = 0;
+  std::unique_ptr<PendingWill> will;    // delayed will (v5)
 
   // Next free outbound packet id (skips ids in flight).
   uint16_t next_packet_id();

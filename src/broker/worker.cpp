@@ -209,7 +209,6 @@ void Worker::deliver_local(Session& s, Delivery d) {
     // QoS 0 is never queued: offline, or past the write backlog limit, it is dropped.
     if (!connected || c->backlog() > cfg.max_outbound_bytes) {
       WorkerStats::inc(stats_.messages_dropped);
-      ++s.dropped_messages;
       return;
     }
     c->send_delivery(d, 0, false);
@@ -226,7 +225,6 @@ void Worker::deliver_local(Session& s, Delivery d) {
   }
   if (s.queue.size() >= cfg.max_queued_messages) {
     WorkerStats::inc(stats_.messages_dropped);
-    ++s.dropped_messages;
     return;
   }
   s.queue.push_back(std::move(d));
@@ -250,9 +248,11 @@ void Worker::end_session(const std::shared_ptr<Session>& s) {
     publish_will(will);
   }
   std::vector<Broker::TreeChange> changes;
-  changes.reserve(s->subscriptions.size());
-  for (auto& [filter, rec] : s->subscriptions) changes.push_back(Broker::TreeChange{filter, false, {}});
-  s->subscriptions.clear();
+  if (s->subscriptions_) {
+    changes.reserve(s->subscriptions_->size());
+    for (auto& [filter, rec] : *s->subscriptions_) changes.push_back(Broker::TreeChange{filter, false, {}});
+    s->subscriptions_.reset();
+  }
   s->queue.clear();
   s->inflight.clear();
   s->inbound_qos2.clear();

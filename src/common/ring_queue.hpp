@@ -6,6 +6,7 @@
 
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <utility>
 
@@ -80,7 +81,7 @@ class RingQueue {
   }
 
   void grow() {
-    size_t ncap = cap_ == 0 ? 4 : cap_ * 2;
+    uint32_t ncap = cap_ == 0 ? 4 : cap_ * 2;
     static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
     std::unique_ptr<std::byte[]> nd(new std::byte[ncap * sizeof(T)]);
     for (size_t i = 0; i < size_; ++i) {
@@ -106,9 +107,9 @@ class RingQueue {
   }
 
   std::unique_ptr<std::byte[]> data_;
-  size_t cap_ = 0;
-  size_t head_ = 0;
-  size_t size_ = 0;
+  uint32_t cap_ = 0;
+  uint32_t head_ = 0;
+  uint32_t size_ = 0;
 };
 
 }  // namespace fg

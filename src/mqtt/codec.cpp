@@ -639,6 +639,14 @@ constexpr uint8_t required_flags(PacketType t) {
 
 size_t string_length(std::string_view s) { return std::min(s.size(), kMaxStringLength); }
 
+// The lengths of a packet's property blocks, measured by the size pass and
+// reused by the write pass, so that the 27 optional fields of Properties are
+// walked once per encode. CONNECT has two blocks (its own and the will's).
+struct PropertyLengths {
+  uint32_t values[2] = {};
+  unsigned count = 0;
+};
+
 // Counts the bytes a WriteSink would store.
 class SizeSink {
  public:
@@ -648,16 +656,28 @@ class SizeSink {
   void varint(uint32_t v) { n_ += varint_size(v); }
   void raw(std::string_view s) { n_ += s.size(); }
   void str(std::string_view s) { n_ += 2 + string_length(s); }
+  void skip(size_t n) { n_ += n; }
   size_t size() const { return n_; }
+
+  void record_property_length(uint32_t n) {
+    assert(lengths_.count < std::size(lengths_.values));
+    if (lengths_.count < std::size(lengths_.values)) lengths_.values[lengths_.count++] = n;
+  }
+  const PropertyLengths& property_lengths() const { return lengths_; }
 
  private:
   size_t n_ = 0;
+  PropertyLengths lengths_;
 };
 
 // Stores bytes into space the caller sized with a SizeSink.
 class WriteSink {
  public:
-  explicit WriteSink(char* p) : p_(p) {}
+  WriteSink(char* p, const PropertyLengths& lengths) : p_(p), lengths_(lengths) {}
+  uint32_t next_property_length() {
+    assert(next_length_ < lengths_.count);
+    return lengths_.values[next_length_++];
+  }
   void u8(uint8_t v) { *p_++ = static_cast<char>(v); }
   void u16(uint16_t v) {
     p_[0] = static_cast<char>(v >> 8);
@@ -694,6 +714,8 @@ class WriteSink {
 
  private:
   char* p_;
+  const PropertyLengths& lengths_;
+  unsigned next_length_ = 0;
 };
 
 template <class Sink>
@@ -756,21 +778,32 @@ void emit_property_list(Sink& s, const Properties& p, PropertyMask allowed) {
   put(kSharedSubscriptionAvailable, p.shared_subscription_available);
 }
 
-uint32_t properties_length(const Properties& p, PropertyMask allowed) {
+// The Property Length of a block: measured in the size pass, replayed in the
+// write pass (both passes run the same emit_body, so the order matches).
+uint32_t property_length(SizeSink& s, const Properties& p, PropertyMask allowed) {
   SizeSink counter;
   emit_property_list(counter, p, allowed);
-  return static_cast<uint32_t>(counter.size());
+  const auto n = static_cast<uint32_t>(counter.size());
+  s.record_property_length(n);
+  return n;
+}
+uint32_t property_length(WriteSink& s, const Properties&, PropertyMask) {
+  return s.next_property_length();
 }
 
 template <class Sink>
 void emit_properties(Sink& s, const Properties& p, PropertyMask allowed, uint32_t length) {
   s.varint(length);
-  if (length != 0) emit_property_list(s, p, allowed);
+  if constexpr (std::is_same_v<Sink, SizeSink>) {
+    s.skip(length);
+  } else if (length != 0) {
+    emit_property_list(s, p, allowed);
+  }
 }
 
 template <class Sink>
 void emit_properties(Sink& s, const Properties& p, PropertyMask allowed) {
-  emit_properties(s, p, allowed, properties_length(p, allowed));
+  emit_properties(s, p, allowed, property_length(s, p, allowed));
 }
 
 // Fixed-header first byte of each packet.
@@ -845,7 +878,7 @@ void emit_body(Sink& s, const AckPacket<kType>& a, ProtocolVersion version) {
   s.u16(a.packet_id);
   if (version == ProtocolVersion::V311) return;
   // The short forms: older v5 peers and our own byte budget both prefer them.
-  const uint32_t length = properties_length(a.properties, kAckProperties);
+  const uint32_t length = property_length(s, a.properties, kAckProperties);
   if (length == 0 && a.reason == ReasonCode::Success) return;
   s.u8(static_cast<uint8_t>(a.reason));
   if (length == 0) return;
@@ -910,7 +943,7 @@ void emit_body(Sink&, const Pingresp&, ProtocolVersion) {}
 template <class Sink>
 void emit_body(Sink& s, const Disconnect& d, ProtocolVersion version) {
   if (version == ProtocolVersion::V311) return;
-  const uint32_t length = properties_length(d.properties, kDisconnectProperties);
+  const uint32_t length = property_length(s, d.properties, kDisconnectProperties);
   if (length == 0 && d.reason == ReasonCode::NormalDisconnection) return;
   s.u8(static_cast<uint8_t>(d.reason));
   if (length == 0) return;
@@ -922,17 +955,17 @@ void emit_body(Sink& s, const Disconnect& d, ProtocolVersion version) {
 template <class Sink>
 void emit_body(Sink& s, const Auth& a, ProtocolVersion version) {
   if (version == ProtocolVersion::V311) return;
-  const uint32_t length = properties_length(a.properties, kAuthProperties);
+  const uint32_t length = property_length(s, a.properties, kAuthProperties);
   if (length == 0 && a.reason == ReasonCode::Success) return;
   s.u8(static_cast<uint8_t>(a.reason));
   emit_properties(s, a.properties, kAuthProperties, length);
 }
 
 template <class T>
-size_t body_size(const T& packet, ProtocolVersion version) {
+SizeSink measure_body(const T& packet, ProtocolVersion version) {
   SizeSink counter;
   emit_body(counter, packet, version);
-  return counter.size();
+  return counter;
 }
 
 }  // namespace
@@ -1008,10 +1041,11 @@ Result<Packet, DecodeError> decode_one(std::span<const uint8_t> data, ProtocolVe
 void encode(const Packet& packet, ProtocolVersion version, std::string& out) {
   std::visit(
       [&](const auto& p) {
-        const size_t body = body_size(p, version);
+        const SizeSink measured = measure_body(p, version);
+        const size_t body = measured.size();
         const size_t start = out.size();
         out.resize(start + 1 + varint_size(static_cast<uint32_t>(body)) + body);
-        WriteSink w(out.data() + start);
+        WriteSink w(out.data() + start, measured.property_lengths());
         w.u8(first_byte(p));
         w.varint(static_cast<uint32_t>(body));
         emit_body(w, p, version);
@@ -1023,7 +1057,7 @@ void encode(const Packet& packet, ProtocolVersion version, std::string& out) {
 size_t encoded_size(const Packet& packet, ProtocolVersion version) {
   return std::visit(
       [&](const auto& p) {
-        const size_t body = body_size(p, version);
+        const size_t body = measure_body(p, version).size();
         return 1 + varint_size(static_cast<uint32_t>(body)) + body;
       },
       packet);
