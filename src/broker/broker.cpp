@@ -93,12 +93,12 @@ void Broker::takeover(unsigned at, std::shared_ptr<Session> s, std::weak_ptr<Cli
     return;
   }
   Worker& here = *workers_[at];
+  const bool present = s->alive && !clean_start;
   if (s->client) {
     std::shared_ptr<Client> old = std::move(s->client);
     s->online.store(false, std::memory_order_relaxed);
-    old->taken_over();
+    old->taken_over(/*session_ended=*/!present);
   }
-  const bool present = s->alive && !clean_start;
   std::shared_ptr<Session> target = s;
   if (!present) {
     here.end_session(s);

@@ -124,6 +124,12 @@ void Client::handle(mqtt::Connect& c) {
   }
   keepalive_ = c.keep_alive;
   if (cfg.max_keepalive != 0 && (keepalive_ == 0 || keepalive_ > cfg.max_keepalive)) {
+    if (!v5) {
+      // A 3.1.1 client cannot be told a shorter keep alive; cutting it off
+      // later would look like a network fault, so refuse it now (as mosquitto does).
+      return refuse_connect(ReasonCode::ClientIdentifierNotValid,
+                            "keep alive above the server maximum of " + std::to_string(cfg.max_keepalive));
+    }
     keepalive_ = cfg.max_keepalive;
   }
   if (v5) {
@@ -486,8 +492,9 @@ void Client::disconnect(ReasonCode rc, const std::string& why) {
   mark_dirty();
 }
 
-void Client::taken_over() {
-  session_.reset();  // the session now belongs to the new connection
+void Client::taken_over(bool session_ended) {
+  session_.reset();  // the session now belongs to the new connection (or has ended)
+  will_now_ = session_ended;
   disconnect(ReasonCode::SessionTakenOver, "another connection took over this session");
 }
 
@@ -543,7 +550,7 @@ MessagePtr Client::make_will_message() const {
 void Client::release_will() {
   if (!will_) return;
   uint32_t delay = 0;
-  if (version() == ProtocolVersion::V5) delay = will_->properties.will_delay_interval.value_or(0);
+  if (version() == ProtocolVersion::V5 && !will_now_) delay = will_->properties.will_delay_interval.value_or(0);
   MessagePtr msg = make_will_message();
   will_.reset();
   if (delay == 0) {

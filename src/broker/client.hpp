@@ -60,7 +60,9 @@ class Client : public std::enable_shared_from_this<Client> {
   // Publishes the will unless `reason` is a normal disconnection by the client.
   void disconnect(mqtt::ReasonCode reason, const std::string& why);
   // The session was taken over by a new connection: close without touching it.
-  void taken_over();
+  // `session_ended`: the new connection started clean, so the old session is
+  // gone and a delayed will is due now.
+  void taken_over(bool session_ended);
   // Drops the session link (process shutdown: breaks the ownership cycle).
   void detach_for_shutdown() {
     if (session_) session_->client.reset();
@@ -138,6 +140,7 @@ class Client : public std::enable_shared_from_this<Client> {
   bool assigned_id_ = false;
   bool dirty_ = false;
   bool lost_done_ = false;
+  bool will_now_ = false;  // publish the will without its delay (session ended)
   Clock::time_point created_;
   Clock::time_point last_rx_;
   Clock::time_point closing_since_;

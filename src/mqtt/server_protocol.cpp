@@ -80,16 +80,17 @@ Result<std::optional<Packet>, ProtocolFailure> ServerProtocol::next() {
     return fail(ReasonCode::PacketTooLarge, "packet of " + std::to_string(header->total_length()) +
                                                 " bytes exceeds the maximum packet size");
   }
-  if (data.size() < header->total_length()) return std::optional<Packet>{};
-  auto frame = data.first(header->total_length());
-  in_pos_ += frame.size();
-
+  // Decided on the fixed header alone: a peer that is not speaking MQTT is
+  // dropped at once instead of being waited for.
   if (!connected_ && header->type() != PacketType::Connect) {
     return fail(ReasonCode::ProtocolError, "first packet is not CONNECT");
   }
   if (connected_ && header->type() == PacketType::Connect) {
     return fail(ReasonCode::ProtocolError, "second CONNECT on one connection");
   }
+  if (data.size() < header->total_length()) return std::optional<Packet>{};
+  auto frame = data.first(header->total_length());
+  in_pos_ += frame.size();
 
   auto decoded = decode(*header, frame, version_);
   if (!decoded) {
