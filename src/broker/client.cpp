@@ -33,8 +33,14 @@ bool is_error(ReasonCode rc) { return static_cast<uint8_t>(rc) >= 0x80; }
 Client::Client(Worker& worker)
     : worker_(worker),
       proto_(limits_from(worker.broker().config())),
-      created_(Clock::now()),
-      last_rx_(created_) {}
+      state_since_(Clock::now()),
+      last_rx_(state_since_) {}
+
+const std::string& Client::client_id() const {
+  static const std::string kNone;
+  if (session_) return session_->client_id();
+  return client_id_ ? *client_id_ : kNone;
+}
 
 Client::~Client() {
   if (linked_) worker_.remove_client(this);
@@ -103,13 +109,13 @@ void Client::handle(mqtt::Connect& c) {
     return refuse_connect(ReasonCode::BadAuthenticationMethod,
                           "enhanced authentication is not supported");
   }
-  client_id_ = std::move(c.client_id);
-  if (client_id_.empty()) {
+  client_id_ = std::make_unique<std::string>(std::move(c.client_id));
+  if (client_id_->empty()) {
     if (!v5 && !c.clean_start) {
       return refuse_connect(ReasonCode::ClientIdentifierNotValid,
                             "a persistent session needs a client id");
     }
-    client_id_ = worker_.broker().new_client_id();
+    *client_id_ = worker_.broker().new_client_id();
     assigned_id_ = true;
   }
   if (c.will) {
@@ -143,7 +149,7 @@ void Client::handle(mqtt::Connect& c) {
   state_ = State::Connecting;
   requested_keepalive_ = c.keep_alive;
   requested_expiry_ = c.properties.session_expiry_interval.value_or(0);
-  worker_.broker().open_session(shared_from_this(), client_id_, c.clean_start);
+  worker_.broker().open_session(shared_from_this(), *client_id_, c.clean_start);
 }
 
 bool Client::attach_session(const std::shared_ptr<Session>& s, bool session_present) {
@@ -163,13 +169,13 @@ bool Client::attach_session(const std::shared_ptr<Session>& s, bool session_pres
     p.receive_maximum = cfg.receive_maximum;
     p.maximum_packet_size = cfg.max_packet_size;
     if (cfg.topic_alias_maximum > 0) p.topic_alias_maximum = cfg.topic_alias_maximum;
-    if (assigned_id_) p.assigned_client_identifier = client_id_;
+    if (assigned_id_) p.assigned_client_identifier = s->client_id();
     if (keepalive_ != requested_keepalive_) p.server_keep_alive = keepalive_;
     if (session_expiry_ != requested_expiry_) p.session_expiry_interval = session_expiry_;
   }
   send(ack);
   state_ = State::Connected;
-  std::string().swap(client_id_);  // the session holds it from now on
+  client_id_.reset();  // the session holds it from now on
   if (session_present) {
     resend_inflight();
     pump_session();
@@ -190,7 +196,7 @@ void Client::refuse_connect(ReasonCode rc, const std::string& why) {
   }
   will_.reset();
   state_ = State::Closing;
-  closing_since_ = Clock::now();
+  state_since_ = Clock::now();
   mark_dirty();
 }
 
@@ -488,7 +494,7 @@ void Client::disconnect(ReasonCode rc, const std::string& why) {
     proto_.send(d, out_);
   }
   state_ = State::Closing;
-  closing_since_ = Clock::now();
+  state_since_ = Clock::now();
   mark_dirty();
 }
 
@@ -522,7 +528,7 @@ void Client::lost() {
   }
   release_will();
   if (session_) {
-    client_id_ = session_->client_id();  // for logs after the session is gone
+    client_id_ = std::make_unique<std::string>(session_->client_id());  // for logs after the session is gone
     worker_.session_offline(session_);
     session_.reset();
   }
@@ -571,7 +577,7 @@ void Client::release_will() {
 void Client::check_timeouts(Clock::time_point now) {
   switch (state_) {
     case State::AwaitConnect:
-      if (now - created_ > worker_.broker().config().connect_timeout) close_now();
+      if (now - state_since_ > worker_.broker().config().connect_timeout) close_now();
       break;
     case State::Connected:
       // MQTT: one and a half times the keep alive without a packet.
@@ -585,7 +591,7 @@ void Client::check_timeouts(Clock::time_point now) {
       }
       break;
     case State::Closing:
-      if (now - closing_since_ > kClosingGrace) close_now();
+      if (now - state_since_ > kClosingGrace) close_now();
       break;
     default:
       break;

@@ -44,7 +44,7 @@ class Client : public std::enable_shared_from_this<Client> {
   // "ip:port" of the peer (computed on demand: not stored per connection).
   virtual std::string remote_address() const = 0;
   mqtt::ProtocolVersion version() const { return proto_.version(); }
-  const std::string& client_id() const { return session_ ? session_->client_id() : client_id_; }
+  const std::string& client_id() const;
 
   // ---- called by the worker/broker (on this worker) ----
   // The session registry answered our CONNECT: the session is now ours.
@@ -67,7 +67,10 @@ class Client : public std::enable_shared_from_this<Client> {
   void detach_for_shutdown() {
     if (session_) session_->client.reset();
     session_.reset();
+    on_worker_shutdown();
   }
+  // The worker is going away: release what the transport holds on to.
+  virtual void on_worker_shutdown() {}
   // Writes pending output (called by Worker::flush).
   void flush_output();
   // Periodic check: keepalive and connect timeout. Returns false if closed.
@@ -129,7 +132,9 @@ class Client : public std::enable_shared_from_this<Client> {
   bool linked_ = false;
   mqtt::ServerProtocol proto_;
   State state_ = State::AwaitConnect;
-  std::string client_id_;  // until the session is attached; then the session's
+  // Only between CONNECT and the session's attachment (and for logs after
+  // close); otherwise the session's copy is used. Heap: keeps idle clients small.
+  std::unique_ptr<std::string> client_id_;
   std::shared_ptr<Session> session_;
   std::unique_ptr<mqtt::Will> will_;  // heap: most devices have none, and it is large
   uint32_t session_expiry_ = 0;     // requested at CONNECT / DISCONNECT
@@ -141,9 +146,8 @@ class Client : public std::enable_shared_from_this<Client> {
   bool dirty_ = false;
   bool lost_done_ = false;
   bool will_now_ = false;  // publish the will without its delay (session ended)
-  Clock::time_point created_;
+  Clock::time_point state_since_;  // when AwaitConnect / Closing began
   Clock::time_point last_rx_;
-  Clock::time_point closing_since_;
 
   friend class Worker;
 };

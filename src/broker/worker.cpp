@@ -18,6 +18,7 @@ Worker::Worker(Broker& broker, unsigned index, boost::asio::io_context& ioc)
     : broker_(broker),
       index_(index),
       ioc_(ioc),
+      epoll_(ioc),
       sweep_timer_(ioc),
       pause_timer_(ioc),
       high_water_(std::max<size_t>(1, broker.config().max_queued_messages / 2)),
@@ -39,11 +40,13 @@ Worker::~Worker() {
 
 void Worker::start() {
   outbox_.resize(broker_.worker_count());
+  epoll_.start();
   schedule_sweep();
 }
 
 void Worker::stop() {
   stopping_ = true;
+  epoll_.stop();
   sweep_timer_.cancel();
   pause_timer_.cancel();
   paused_.clear();

@@ -19,6 +19,7 @@
 #include "broker/message.hpp"
 #include "broker/session.hpp"
 #include "broker/topic_tree.hpp"
+#include "net/epoll_loop.hpp"
 
 namespace fg::broker {
 
@@ -50,6 +51,8 @@ class Worker {
   Broker& broker() { return broker_; }
   TopicTree<SubscriberRef>& tree() { return tree_; }
   WorkerStats& stats() { return stats_; }
+  // Readiness for this worker's plaintext connections.
+  net::EpollLoop& epoll() { return epoll_; }
   // A read buffer shared by this worker's plaintext connections (they read
   // only when readable, so idle connections hold no buffer of their own).
   std::span<uint8_t> scratch() { return {scratch_.data(), scratch_.size()}; }
@@ -107,6 +110,7 @@ class Worker {
   Broker& broker_;
   const unsigned index_;
   boost::asio::io_context& ioc_;
+  net::EpollLoop epoll_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer pause_timer_;
   std::vector<std::shared_ptr<Client>> paused_;

@@ -38,7 +38,7 @@ std::span<uint8_t> ServerProtocol::prepare(size_t n) {
     in_.erase(0, in_pos_);
     in_pos_ = 0;
   }
-  prepared_at_ = in_.size();
+  prepared_at_ = static_cast<uint32_t>(in_.size());
   prepare_pending_ = true;
   in_.resize(prepared_at_ + n);
   return {reinterpret_cast<uint8_t*>(in_.data()) + prepared_at_, n};
@@ -90,7 +90,7 @@ Result<std::optional<Packet>, ProtocolFailure> ServerProtocol::next() {
   }
   if (data.size() < header->total_length()) return std::optional<Packet>{};
   auto frame = data.first(header->total_length());
-  in_pos_ += frame.size();
+  in_pos_ += static_cast<uint32_t>(frame.size());
 
   auto decoded = decode(*header, frame, version_);
   if (!decoded) {

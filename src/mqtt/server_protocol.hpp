@@ -84,8 +84,8 @@ class ServerProtocol {
 
   ServerProtocolLimits limits_;
   std::string in_;        // received bytes; [in_pos_, size) not yet consumed
-  size_t in_pos_ = 0;
-  size_t prepared_at_ = 0;
+  uint32_t in_pos_ = 0;       // packets are at most 256 MiB, so 32 bits suffice
+  uint32_t prepared_at_ = 0;
   bool prepare_pending_ = false;
   bool connected_ = false;
   bool failed_ = false;
