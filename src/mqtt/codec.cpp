@@ -341,7 +341,7 @@ Status read_properties(Reader& r, PropertyMask allowed, Properties& out) {
     uint32_t id = 0;
     if (!pr.varint(id)) return malformed("truncated property identifier");
     if (!in_mask(kKnownProperties, id)) return malformed("unknown property identifier");
-    if (!in_mask(allowed, id)) return protocol_error("property not allowed in this packet");
+    if (!in_mask(allowed, id)) return malformed("property not allowed in this packet");  // MQTT 5 2.2.2.2
     const PropertyMask bit = PropertyMask{1} << id;
     if ((seen & bit) != 0 && !in_mask(kRepeatableProperties, id)) {
       return protocol_error("duplicate property");

@@ -885,7 +885,7 @@ TEST(AckDecode, Checks) {
               ReasonCode::MalformedPacket);  // trailing byte after the properties
     EXPECT_EQ(decode_error(Bytes{first, 0x03, 0x00, 0x01, 0x01}, V5), ReasonCode::MalformedPacket);
     EXPECT_EQ(decode_error(Bytes{first, 0x07, 0x00, 0x01, 0x00, 0x03, 0x23, 0x00, 0x01}, V5),
-              ReasonCode::ProtocolError);  // topic alias is not allowed
+              ReasonCode::MalformedPacket);  // topic alias is not allowed (2.2.2.2)
   }
   // PUBREL and PUBCOMP only know Success and Packet Identifier not found.
   EXPECT_EQ(decode_error(Bytes{0x62, 0x03, 0x00, 0x01, 0x10}, V5), ReasonCode::MalformedPacket);
@@ -974,7 +974,7 @@ TEST(UnsubscribeDecode, Checks) {
   EXPECT_EQ(decode_error(frame(0xA2, cat(Bytes{0x00, 0x01}, Bytes{0x00, 0x02, 'a'})), V3),
             ReasonCode::MalformedPacket);
   EXPECT_EQ(decode_error(frame(0xA2, cat(Bytes{0x00, 0x01, 0x03, 0x0B, 0x01, 0x00}, str("a"))), V5),
-            ReasonCode::ProtocolError);  // subscription identifier not allowed
+            ReasonCode::MalformedPacket);  // subscription identifier not allowed (2.2.2.2)
 }
 
 TEST(UnsubackDecode, Checks) {
@@ -1090,7 +1090,8 @@ TEST(Properties, AllowedSetPerPacketType) {
       if (allowed) {
         EXPECT_EQ(error, std::nullopt) << carrier.name << " property " << int(row.id);
       } else {
-        EXPECT_EQ(error, ReasonCode::ProtocolError) << carrier.name << " property " << int(row.id);
+        // MQTT 5 2.2.2.2: an identifier not valid for the packet type is a Malformed Packet.
+        EXPECT_EQ(error, ReasonCode::MalformedPacket) << carrier.name << " property " << int(row.id);
       }
     }
   }
