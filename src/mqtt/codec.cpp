@@ -806,11 +806,7 @@ void emit_properties(Sink& s, const Properties& p, PropertyMask allowed) {
   emit_properties(s, p, allowed, property_length(s, p, allowed));
 }
 
-// Fixed-header first byte of each packet.
-uint8_t first_byte(const Publish& p) {
-  return static_cast<uint8_t>(0x30 | (p.dup ? 0x08 : 0) | ((static_cast<uint8_t>(p.qos) & 0x03) << 1) |
-                              (p.retain ? 0x01 : 0));
-}
+// Fixed-header first byte of each packet (PUBLISH: see publish_encoder.cpp).
 // The wire type of packet struct T: Packet lists the structs in wire-type order.
 template <class T, size_t kIndex = 0>
 constexpr PacketType type_of() {
@@ -863,14 +859,6 @@ void emit_body(Sink& s, const Connack& c, ProtocolVersion version) {
   }
   s.u8(static_cast<uint8_t>(c.reason));
   emit_properties(s, c.properties, kConnackProperties);
-}
-
-template <class Sink>
-void emit_body(Sink& s, const Publish& p, ProtocolVersion version) {
-  s.str(p.topic);
-  if (p.qos != QoS::AtMostOnce) s.u16(p.packet_id);
-  if (version == ProtocolVersion::V5) emit_properties(s, p.properties, kPublishProperties);
-  s.raw(p.payload);
 }
 
 template <class Sink, PacketType kType>
@@ -1038,9 +1026,27 @@ Result<Packet, DecodeError> decode_one(std::span<const uint8_t> data, ProtocolVe
   return result;
 }
 
+namespace {
+PublishView publish_view(const Publish& p) {
+  PublishView v;
+  v.dup = p.dup;
+  v.qos = p.qos;
+  v.retain = p.retain;
+  v.topic = p.topic;
+  v.packet_id = p.packet_id;
+  v.properties = &p.properties;
+  v.payload = p.payload;
+  return v;
+}
+}  // namespace
+
 void encode(const Packet& packet, ProtocolVersion version, std::string& out) {
   std::visit(
       [&](const auto& p) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(p)>, Publish>) {
+          encode_publish(publish_view(p), version, out);  // one PUBLISH writer for all callers
+          return;
+        } else {
         const SizeSink measured = measure_body(p, version);
         const size_t body = measured.size();
         const size_t start = out.size();
@@ -1050,15 +1056,20 @@ void encode(const Packet& packet, ProtocolVersion version, std::string& out) {
         w.varint(static_cast<uint32_t>(body));
         emit_body(w, p, version);
         assert(w.position() == out.data() + out.size());
+        }
       },
       packet);
 }
 
 size_t encoded_size(const Packet& packet, ProtocolVersion version) {
   return std::visit(
-      [&](const auto& p) {
-        const size_t body = measure_body(p, version).size();
-        return 1 + varint_size(static_cast<uint32_t>(body)) + body;
+      [&](const auto& p) -> size_t {
+        if constexpr (std::is_same_v<std::decay_t<decltype(p)>, Publish>) {
+          return encoded_publish_size(publish_view(p), version);
+        } else {
+          const size_t body = measure_body(p, version).size();
+          return 1 + varint_size(static_cast<uint32_t>(body)) + body;
+        }
       },
       packet);
 }

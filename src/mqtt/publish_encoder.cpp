@@ -1,6 +1,9 @@
-// encode_publish: the broker's delivery hot path. Writes a PUBLISH from
+// encode_publish: every PUBLISH the codec writes (encode() of a Publish comes
+// here too), and the broker's delivery hot path. Writes a PUBLISH from
 // borrowed parts in one pass into a buffer reserved to the exact size.
 #include "mqtt/codec.hpp"
+
+#include <algorithm>
 
 namespace fg::mqtt {
 namespace {
@@ -14,7 +17,10 @@ constexpr uint8_t kSubscriptionIdentifier = 0x0B;
 constexpr uint8_t kTopicAlias = 0x23;
 constexpr uint8_t kUserProperty = 0x26;
 
-size_t string_size(std::string_view s) { return 2 + s.size(); }
+// Longer strings cannot be framed; they are cut (callers check sizes first).
+constexpr size_t kMaxString = 0xFFFF;
+std::string_view clamp(std::string_view s) { return s.substr(0, std::min(s.size(), kMaxString)); }
+size_t string_size(std::string_view s) { return 2 + clamp(s).size(); }
 
 void put_u16(uint16_t v, std::string& out) {
   out.push_back(static_cast<char>(v >> 8));
@@ -29,8 +35,19 @@ void put_u32(uint32_t v, std::string& out) {
 }
 
 void put_string(std::string_view s, std::string& out) {
+  s = clamp(s);
   put_u16(static_cast<uint16_t>(s.size()), out);
   out.append(s);
+}
+
+// The view's overrides win over the forwarded properties.
+std::optional<uint32_t> expiry_of(const PublishView& p) {
+  if (p.message_expiry_interval) return p.message_expiry_interval;
+  return p.properties ? p.properties->message_expiry_interval : std::nullopt;
+}
+uint16_t alias_of(const PublishView& p) {
+  if (p.topic_alias != 0) return p.topic_alias;
+  return p.properties ? p.properties->topic_alias.value_or(0) : 0;
 }
 
 // Length of the property block (without its own length prefix).
@@ -42,10 +59,11 @@ size_t properties_size(const PublishView& p) {
     if (pr->response_topic) n += 1 + string_size(*pr->response_topic);
     if (pr->correlation_data) n += 1 + string_size(*pr->correlation_data);
     for (const auto& up : pr->user_properties) n += 1 + string_size(up.key) + string_size(up.value);
+    for (uint32_t id : pr->subscription_identifiers) n += 1 + varint_size(id);
   }
-  if (p.message_expiry_interval) n += 5;
+  if (expiry_of(p)) n += 5;
   if (p.subscription_identifier != 0) n += 1 + varint_size(p.subscription_identifier);
-  if (p.topic_alias != 0) n += 3;
+  if (alias_of(p) != 0) n += 3;
   return n;
 }
 
@@ -79,41 +97,49 @@ void encode_publish(const PublishView& p, ProtocolVersion version, std::string& 
   put_string(p.topic, out);
   if (p.qos != QoS::AtMostOnce) put_u16(p.packet_id, out);
   if (v5) {
+    // Identifier order, as the rest of the codec writes properties.
     put_varint(static_cast<uint32_t>(props), out);
-    if (const Properties* pr = p.properties) {
-      if (pr->payload_format_indicator) {
-        out.push_back(static_cast<char>(kPayloadFormatIndicator));
-        out.push_back(static_cast<char>(*pr->payload_format_indicator));
-      }
-      if (pr->content_type) {
-        out.push_back(static_cast<char>(kContentType));
-        put_string(*pr->content_type, out);
-      }
-      if (pr->response_topic) {
-        out.push_back(static_cast<char>(kResponseTopic));
-        put_string(*pr->response_topic, out);
-      }
-      if (pr->correlation_data) {
-        out.push_back(static_cast<char>(kCorrelationData));
-        put_string(*pr->correlation_data, out);
-      }
-      for (const auto& up : pr->user_properties) {
-        out.push_back(static_cast<char>(kUserProperty));
-        put_string(up.key, out);
-        put_string(up.value, out);
-      }
+    const Properties* pr = p.properties;
+    if (pr && pr->payload_format_indicator) {
+      out.push_back(static_cast<char>(kPayloadFormatIndicator));
+      out.push_back(static_cast<char>(*pr->payload_format_indicator));
     }
-    if (p.message_expiry_interval) {
+    if (auto expiry = expiry_of(p)) {
       out.push_back(static_cast<char>(kMessageExpiryInterval));
-      put_u32(*p.message_expiry_interval, out);
+      put_u32(*expiry, out);
+    }
+    if (pr && pr->content_type) {
+      out.push_back(static_cast<char>(kContentType));
+      put_string(*pr->content_type, out);
+    }
+    if (pr && pr->response_topic) {
+      out.push_back(static_cast<char>(kResponseTopic));
+      put_string(*pr->response_topic, out);
+    }
+    if (pr && pr->correlation_data) {
+      out.push_back(static_cast<char>(kCorrelationData));
+      put_string(*pr->correlation_data, out);
+    }
+    if (pr) {
+      for (uint32_t id : pr->subscription_identifiers) {
+        out.push_back(static_cast<char>(kSubscriptionIdentifier));
+        put_varint(id, out);
+      }
     }
     if (p.subscription_identifier != 0) {
       out.push_back(static_cast<char>(kSubscriptionIdentifier));
       put_varint(p.subscription_identifier, out);
     }
-    if (p.topic_alias != 0) {
+    if (uint16_t alias = alias_of(p); alias != 0) {
       out.push_back(static_cast<char>(kTopicAlias));
-      put_u16(p.topic_alias, out);
+      put_u16(alias, out);
+    }
+    if (pr) {
+      for (const auto& up : pr->user_properties) {
+        out.push_back(static_cast<char>(kUserProperty));
+        put_string(up.key, out);
+        put_string(up.value, out);
+      }
     }
   }
   out.append(p.payload);

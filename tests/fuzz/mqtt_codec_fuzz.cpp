@@ -42,22 +42,29 @@ bool parser_reason(ReasonCode rc) {
          rc == ReasonCode::UnsupportedProtocolVersion || rc == ReasonCode::TopicNameInvalid;
 }
 
-// encode_publish (the delivery path's encoder) must agree with encode(): the
-// PUBLISH it writes from borrowed parts decodes to the packet they came from.
+// encode_publish (the writer of every PUBLISH) with the delivery path's
+// overrides: moving the message expiry, topic alias and one subscription
+// identifier out of the properties into the view's overrides must write a
+// packet that decodes to the same PUBLISH.
 void check_publish_view(const fg::mqtt::Publish& p, ProtocolVersion version) {
-  const auto& ids = p.properties.subscription_identifiers;
-  if (ids.size() > 1) return;  // a view carries one subscription identifier
+  fg::mqtt::Properties rest = p.properties;
   fg::mqtt::PublishView view;
   view.dup = p.dup;
   view.qos = p.qos;
   view.retain = p.retain;
   view.topic = p.topic;
   view.packet_id = p.packet_id;
-  view.properties = &p.properties;
+  view.properties = &rest;
   view.payload = p.payload;
-  view.topic_alias = p.properties.topic_alias.value_or(0);
-  view.message_expiry_interval = p.properties.message_expiry_interval;
-  view.subscription_identifier = ids.empty() ? 0 : ids[0];
+  view.topic_alias = rest.topic_alias.value_or(0);
+  rest.topic_alias.reset();
+  view.message_expiry_interval = rest.message_expiry_interval;
+  rest.message_expiry_interval.reset();
+  if (!rest.subscription_identifiers.empty()) {
+    // The override is written after the forwarded identifiers.
+    view.subscription_identifier = rest.subscription_identifiers.back();
+    rest.subscription_identifiers.pop_back();
+  }
   std::string wire;
   fg::mqtt::encode_publish(view, version, wire);
   require(wire.size() == fg::mqtt::encoded_publish_size(view, version),
