@@ -1,16 +1,27 @@
-// The two transports of a Client: plaintext TCP and TLS. They only move
-// bytes; all MQTT handling is in client.cpp.
-#include <boost/asio/read.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
-
+// The two transports of a Client, plaintext TCP and TLS, both on the worker's
+// EpollLoop. They only move bytes; all MQTT handling is in client.cpp.
+//
+// An idle connection is one epoll registration and its Client object: no read
+// buffer (reads go to the worker's shared buffer), no pending Asio operation,
+// and for TLS an OpenSSL object that reads the socket itself and releases its
+// record buffers while idle (SSL_MODE_RELEASE_BUFFERS). Asio's SSL stream
+// would hold ~70 KB of buffers per connection instead.
+//
+// Writes are tried directly; what the socket does not take waits for EPOLLOUT.
+// Lifetime: `self_` keeps the connection alive while its fd is registered; it
+// is released by a post after close, so an epoll batch that still names this
+// connection never sees freed memory.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <boost/asio/post.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -21,18 +32,9 @@
 
 namespace fg::broker {
 
-namespace asio = boost::asio;
-using asio::ip::tcp;
 using net::WorkerSocket;
 
 namespace {
-
-std::string endpoint_text(const WorkerSocket& s) {
-  boost::system::error_code ec;
-  auto ep = s.remote_endpoint(ec);
-  if (ec) return "unknown";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
 
 std::string fd_peer_text(int fd) {
   sockaddr_storage ss{};
@@ -52,17 +54,25 @@ std::string fd_peer_text(int fd) {
   return std::string(host) + ":" + std::to_string(port);
 }
 
-// Plaintext over the worker's EpollLoop: an idle connection is one epoll
-// registration and this object, with no read buffer (reads go to the
-// worker's shared buffer) and no pending Asio operation. Writes are tried
-// directly; what the socket does not take waits for EPOLLOUT.
-// Lifetime: `self_` keeps the connection alive while its fd is registered;
-// it is released by a post after close, so an epoll batch that still names
-// this connection never sees freed memory.
-class TcpClient final : public Client, public net::EpollHandler {
+// What one read or write attempt did.
+struct Io {
+  enum class Status : uint8_t {
+    Ok,         // n bytes moved
+    WantRead,   // try again when the socket is readable
+    WantWrite,  // try again when the socket is writable
+    Closed,     // orderly end of stream
+    Error,      // `error` says why
+  };
+  Status status = Status::Ok;
+  size_t n = 0;
+  std::string error;
+};
+
+// The epoll-driven connection; subclasses provide the byte primitives.
+class EpollClient : public Client, public net::EpollHandler {
  public:
-  TcpClient(Worker& w, int fd) : Client(w), fd_(fd) {}
-  ~TcpClient() override {
+  EpollClient(Worker& w, int fd) : Client(w), fd_(fd) {}
+  ~EpollClient() override {
     if (fd_ >= 0) ::close(fd_);
   }
 
@@ -71,9 +81,14 @@ class TcpClient final : public Client, public net::EpollHandler {
   void start() override {
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // The descriptor came from Asio in blocking mode; every read and write here
+    // must return at once.
+    int flags = ::fcntl(fd_, F_GETFL, 0);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0) return on_transport_error("cannot make the socket non-blocking");
     self_ = shared_from_this();
     interest_ = EPOLLIN | EPOLLRDHUP;
-    if (!worker().epoll().add(fd_, this, interest_)) on_transport_error("epoll registration failed");
+    if (!worker().epoll().add(fd_, this, interest_)) return on_transport_error("epoll registration failed");
+    if (!handshake()) update_interest();
   }
 
   void resume_reading() override {
@@ -81,22 +96,29 @@ class TcpClient final : public Client, public net::EpollHandler {
     process_buffered();
     if (state() == State::Closing || state() == State::Closed) return;
     if (take_throttle()) {
-      paused_ = true;
-      worker().pause_reading(shared_from_this());
+      pause();
+      return;
     }
     update_interest();
+    read_available();  // a TLS layer may hold decrypted bytes the socket no longer signals
   }
 
   void on_epoll(uint32_t events) override {
     if (state() == State::Closed) return;
     if (events & EPOLLERR) {
       on_transport_error("socket error");
-    } else if ((events & EPOLLHUP) && paused_) {
+    } else if ((events & EPOLLHUP) && (paused_ || !handshake_done_)) {
       // Reported even with no interest: a paused reader must not spin on it.
       on_transport_error("closed by peer");
+    } else if (!handshake_done_) {
+      handshake();
     } else {
-      if (events & EPOLLOUT) continue_write();
-      if (state() != State::Closed && (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) && !paused_) read_available();
+      const bool readable = events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP);
+      const bool writable = events & EPOLLOUT;
+      if (writing_ && ((writable && !write_wants_read_) || (readable && write_wants_read_))) continue_write();
+      if (state() != State::Closed && !paused_ && ((readable && !read_wants_write_) || (writable && read_wants_write_))) {
+        read_available();
+      }
     }
     worker().flush();
   }
@@ -104,22 +126,29 @@ class TcpClient final : public Client, public net::EpollHandler {
   void on_worker_shutdown() override { release_fd(); }
 
  protected:
+  virtual Io io_read(char* buf, size_t len) = 0;
+  virtual Io io_write(const char* buf, size_t len) = 0;
+  // Advances the handshake; Ok when done, WantRead/WantWrite to wait, Error.
+  virtual Io io_handshake() { return {}; }
+  virtual void io_close() {}
+
+  int fd() const { return fd_; }
+
   void write_bytes() override {
-    ssize_t n = ::send(fd_, out_.data(), out_.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-        out_.clear();
-        return on_transport_error(std::strerror(errno));
-      }
-      n = 0;
+    Io r = handshake_done_ ? io_write(out_.data(), out_.size()) : Io{Io::Status::WantWrite, 0, {}};
+    if (r.status == Io::Status::Error || r.status == Io::Status::Closed) {
+      out_.clear();
+      return on_transport_error(r.error.empty() ? "write failed" : r.error);
     }
-    if (static_cast<size_t>(n) == out_.size()) {
+    if (r.status == Io::Status::Ok && r.n == out_.size()) {
       out_.clear();
       return;
     }
-    // Rare (the socket buffer was full): the rest waits in its own buffer.
-    pending_ = std::make_unique<std::string>(out_, static_cast<size_t>(n));
+    // Rare (the socket buffer is full): the rest waits in its own buffer. A TLS
+    // write that wants to be retried is retried with these same bytes.
+    pending_ = std::make_unique<std::string>(out_, r.status == Io::Status::Ok ? r.n : 0);
     write_pos_ = 0;
+    write_wants_read_ = r.status == Io::Status::WantRead;
     out_.clear();
     writing_ = true;
     update_interest();
@@ -130,8 +159,32 @@ class TcpClient final : public Client, public net::EpollHandler {
   size_t writing_size() const override { return pending_ ? pending_->size() - write_pos_ : 0; }
 
  private:
+  // Returns true when the connection is past its handshake (or failed).
+  bool handshake() {
+    if (handshake_done_) return true;
+    Io r = io_handshake();
+    switch (r.status) {
+      case Io::Status::Ok:
+        handshake_done_ = true;
+        handshake_wants_write_ = false;
+        update_interest();
+        flush_output();  // anything queued meanwhile
+        read_available();
+        return true;
+      case Io::Status::WantRead:
+      case Io::Status::WantWrite:
+        handshake_wants_write_ = r.status == Io::Status::WantWrite;
+        update_interest();
+        return false;
+      default:
+        on_transport_error(r.error);
+        return true;
+    }
+  }
+
   void release_fd() {
     if (fd_ >= 0) {
+      io_close();
       worker().epoll().remove(fd_);
       ::close(fd_);
       fd_ = -1;
@@ -142,9 +195,21 @@ class TcpClient final : public Client, public net::EpollHandler {
     }
   }
 
+  void pause() {
+    paused_ = true;
+    update_interest();
+    worker().pause_reading(shared_from_this());
+  }
+
   void update_interest() {
     if (fd_ < 0) return;
-    uint32_t want = (paused_ ? 0u : uint32_t{EPOLLIN | EPOLLRDHUP}) | (writing_ ? uint32_t{EPOLLOUT} : 0u);
+    uint32_t want = 0;
+    if (!handshake_done_) {
+      want = handshake_wants_write_ ? uint32_t{EPOLLOUT} : uint32_t{EPOLLIN | EPOLLRDHUP};
+    } else {
+      if (!paused_) want |= read_wants_write_ ? uint32_t{EPOLLOUT} : uint32_t{EPOLLIN | EPOLLRDHUP};
+      if (writing_) want |= write_wants_read_ ? uint32_t{EPOLLIN} : uint32_t{EPOLLOUT};
+    }
     if (want == interest_) return;
     interest_ = want;
     worker().epoll().modify(fd_, this, want);
@@ -153,14 +218,20 @@ class TcpClient final : public Client, public net::EpollHandler {
   void continue_write() {
     if (!writing_ || !pending_) return;
     while (write_pos_ < pending_->size()) {
-      ssize_t n = ::send(fd_, pending_->data() + write_pos_, pending_->size() - write_pos_, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-        return on_transport_error(std::strerror(errno));
+      Io r = io_write(pending_->data() + write_pos_, pending_->size() - write_pos_);
+      if (r.status == Io::Status::Ok) {
+        write_pos_ += static_cast<uint32_t>(r.n);
+        continue;
       }
-      write_pos_ += static_cast<uint32_t>(n);
+      if (r.status == Io::Status::WantRead || r.status == Io::Status::WantWrite) {
+        write_wants_read_ = r.status == Io::Status::WantRead;
+        update_interest();
+        return;
+      }
+      return on_transport_error(r.error.empty() ? "write failed" : r.error);
     }
     writing_ = false;
+    write_wants_read_ = false;
     pending_.reset();
     write_pos_ = 0;
     update_interest();
@@ -169,108 +240,129 @@ class TcpClient final : public Client, public net::EpollHandler {
 
   void read_available() {
     auto buf = worker().scratch();
-    // A few reads per wake-up at most, so one busy client cannot starve the others.
-    for (int i = 0; i < 4; ++i) {
-      ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break;
-        return on_transport_error(std::strerror(errno));
+    read_wants_write_ = false;
+    // Bounded per wake-up, so one busy client cannot starve the others; level
+    // triggering (or resume_reading) brings us back for the rest.
+    for (int i = 0; i < 8; ++i) {
+      Io r = io_read(reinterpret_cast<char*>(buf.data()), buf.size());
+      if (r.status == Io::Status::WantRead) break;
+      if (r.status == Io::Status::WantWrite) {
+        read_wants_write_ = true;
+        break;
       }
-      if (n == 0) return on_transport_error("closed by peer");
-      on_bytes(buf.first(static_cast<size_t>(n)));
+      if (r.status == Io::Status::Closed) return on_transport_error("closed by peer");
+      if (r.status == Io::Status::Error) return on_transport_error(r.error);
+      on_bytes(buf.first(r.n));
       if (state() == State::Closing || state() == State::Closed) return;
-      if (throttled_ || static_cast<size_t>(n) < buf.size()) break;
+      if (throttled_) break;
     }
-    if (take_throttle()) {
-      paused_ = true;
-      update_interest();
-      worker().pause_reading(shared_from_this());
-    }
+    if (take_throttle()) return pause();
+    update_interest();
   }
 
   int fd_;
   uint32_t interest_ = 0;
   bool paused_ = false;
+  bool handshake_done_ = false;
+  bool handshake_wants_write_ = false;
+  bool read_wants_write_ = false;
+  bool write_wants_read_ = false;
   uint32_t write_pos_ = 0;
   std::unique_ptr<std::string> pending_;  // bytes the socket has not taken yet
   std::shared_ptr<Client> self_;
 };
 
-// TLS: a per-connection read buffer (inside ServerProtocol) and async
-// reads/writes through the SSL stream.
-class TlsClient final : public Client {
+class TcpClient final : public EpollClient {
  public:
-  TlsClient(Worker& w, WorkerSocket s, std::shared_ptr<asio::ssl::context> ctx)
-      : Client(w), ctx_(std::move(ctx)), stream_(std::move(s), *ctx_) {}
+  using EpollClient::EpollClient;
 
-  std::string remote_address() const override { return endpoint_text(stream_.next_layer()); }
-
-  void resume_reading() override {
-    process_buffered();
-    if (state() == State::Closing || state() == State::Closed) return;
-    if (take_throttle()) return worker().pause_reading(shared_from_this());
-    read_next();
+ protected:
+  Io io_read(char* buf, size_t len) override {
+    ssize_t n = ::recv(fd(), buf, len, 0);
+    if (n > 0) return {Io::Status::Ok, static_cast<size_t>(n), {}};
+    if (n == 0) return {Io::Status::Closed, 0, {}};
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return {Io::Status::WantRead, 0, {}};
+    return {Io::Status::Error, 0, std::strerror(errno)};
   }
 
-  void start() override {
-    boost::system::error_code ec;
-    stream_.lowest_layer().set_option(tcp::no_delay(true), ec);
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            [self = shared_from_this(), this](boost::system::error_code hec) {
-                              if (hec) {
-                                on_transport_error("TLS handshake failed: " + hec.message());
-                              } else {
-                                read_next();
-                              }
-                              worker().flush();
-                            });
+  Io io_write(const char* buf, size_t len) override {
+    ssize_t n = ::send(fd(), buf, len, MSG_NOSIGNAL);
+    if (n >= 0) return {Io::Status::Ok, static_cast<size_t>(n), {}};
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return {Io::Status::WantWrite, 0, {}};
+    return {Io::Status::Error, 0, std::strerror(errno)};
+  }
+};
+
+// TLS with OpenSSL on the socket itself (no BIO pair, no extra buffers).
+class TlsClient final : public EpollClient {
+ public:
+  TlsClient(Worker& w, int fd, std::shared_ptr<boost::asio::ssl::context> ctx)
+      : EpollClient(w, fd), ctx_(std::move(ctx)), ssl_(SSL_new(ctx_->native_handle())) {
+    if (ssl_) {
+      SSL_set_fd(ssl_, fd);
+      SSL_set_accept_state(ssl_);
+      SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                             SSL_MODE_RELEASE_BUFFERS);
+    }
+  }
+  ~TlsClient() override {
+    if (ssl_) SSL_free(ssl_);
   }
 
  protected:
-  void write_bytes() override {
-    writing_buf_.swap(out_);
-    out_.clear();
-    writing_ = true;
-    asio::async_write(stream_, asio::buffer(writing_buf_),
-                      [self = shared_from_this(), this](boost::system::error_code ec, size_t) {
-                        writing_ = false;
-                        writing_buf_.clear();
-                        if (ec) return on_transport_error(ec.message());
-                        on_write_done();
-                        worker().flush();
-                      });
+  Io io_handshake() override {
+    if (!ssl_) return {Io::Status::Error, 0, "TLS: cannot allocate a session"};
+    ERR_clear_error();
+    int rc = SSL_do_handshake(ssl_);
+    if (rc == 1) return {};
+    Io r = status_of(rc);
+    if (r.status == Io::Status::Error || r.status == Io::Status::Closed) {
+      r.status = Io::Status::Error;
+      r.error = "TLS handshake failed: " + r.error;
+    }
+    return r;
   }
 
-  void close_transport() override {
-    boost::system::error_code ec;
-    stream_.lowest_layer().close(ec);
+  Io io_read(char* buf, size_t len) override {
+    ERR_clear_error();
+    int n = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(len, INT32_MAX)));
+    if (n > 0) return {Io::Status::Ok, static_cast<size_t>(n), {}};
+    return status_of(n);
   }
 
-  size_t writing_size() const override { return writing_buf_.size(); }
+  Io io_write(const char* buf, size_t len) override {
+    ERR_clear_error();
+    int n = SSL_write(ssl_, buf, static_cast<int>(std::min<size_t>(len, INT32_MAX)));
+    if (n > 0) return {Io::Status::Ok, static_cast<size_t>(n), {}};
+    return status_of(n);
+  }
+
+  void io_close() override {
+    // Best effort close_notify; the socket closes right after either way.
+    if (ssl_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
+  }
 
  private:
-  void read_next() {
-    auto buf = prepare_read(kReadSize);
-    stream_.async_read_some(asio::buffer(buf.data(), buf.size()),
-                            [self = shared_from_this(), this](boost::system::error_code ec, size_t n) {
-                              commit_read(ec ? 0 : n);
-                              if (ec) {
-                                on_transport_error(ec.message());
-                              } else if (state() != State::Closing && state() != State::Closed) {
-                                if (take_throttle()) {
-                                  worker().pause_reading(shared_from_this());
-                                } else {
-                                  read_next();
-                                }
-                              }
-                              worker().flush();
-                            });
+  Io status_of(int rc) {
+    switch (SSL_get_error(ssl_, rc)) {
+      case SSL_ERROR_WANT_READ: return {Io::Status::WantRead, 0, {}};
+      case SSL_ERROR_WANT_WRITE: return {Io::Status::WantWrite, 0, {}};
+      case SSL_ERROR_ZERO_RETURN: return {Io::Status::Closed, 0, {}};
+      case SSL_ERROR_SYSCALL: {
+        if (errno == EAGAIN || errno == EINTR) return {Io::Status::WantRead, 0, {}};
+        if (errno == 0) return {Io::Status::Closed, 0, "connection closed"};
+        return {Io::Status::Error, 0, std::strerror(errno)};
+      }
+      default: {
+        char text[256] = "TLS error";
+        if (unsigned long e = ERR_get_error()) ERR_error_string_n(e, text, sizeof text);
+        return {Io::Status::Error, 0, text};
+      }
+    }
   }
 
-  static constexpr size_t kReadSize = 4096;
-  std::shared_ptr<asio::ssl::context> ctx_;
-  asio::ssl::stream<WorkerSocket> stream_;
-  std::string writing_buf_;
+  std::shared_ptr<boost::asio::ssl::context> ctx_;  // keeps the SSL_CTX alive
+  SSL* ssl_;
 };
 
 }  // namespace
@@ -281,8 +373,8 @@ std::shared_ptr<Client> make_tcp_client(Worker& worker, WorkerSocket socket) {
 }
 
 std::shared_ptr<Client> make_tls_client(Worker& worker, WorkerSocket socket,
-                                        std::shared_ptr<asio::ssl::context> tls) {
-  return std::make_shared<TlsClient>(worker, std::move(socket), std::move(tls));
+                                        std::shared_ptr<boost::asio::ssl::context> tls) {
+  return std::make_shared<TlsClient>(worker, socket.release(), std::move(tls));
 }
 
 }  // namespace fg::broker
