@@ -269,7 +269,7 @@ EOF
 )
   CELL[$broker,conns]=$(python3 -c "
 before, after, n, t = $before, $after, $CONNS, float('$slowest')
-print(f'{(after - before) / n:.1f} KB/conn (RSS {before/1024:.1f} -> {after/1024:.1f} MB; connected in {t:.2f} s, {n / t:,.0f}/s)')")
+print(f'{(after - before) / n:.2f} KB/conn (RSS {before/1024:.1f} -> {after/1024:.1f} MB; connected in {t:.2f} s, {n / t:,.0f}/s)')")
   stop_broker
 }
 
