@@ -78,3 +78,15 @@ def test_v5_server_keep_alive_caps_the_client_keep_alive(broker, raw_client):
     elapsed = time.monotonic() - connected_at
     assert [(p.type, p.reason) for p in packets] == [(DISCONNECT, 0x8D)]
     assert 2.9 <= elapsed <= 5.0, f"closed {elapsed:.2f}s after CONNACK with Server Keep Alive 2s"
+
+
+@pytest.mark.broker_args("--max-keepalive", "2")
+def test_v311_client_above_max_keepalive_is_refused(broker, raw_client):
+    # A 3.1.1 client cannot be told a shorter keep alive, so it is refused at
+    # CONNECT (return code 2, as mosquitto does) instead of being cut off later.
+    c = raw_client(version=rawmqtt.V311)
+    ack = c.connect("ka-311-60", keepalive=60, expect_reason=None)
+    assert ack.reason == 0x02
+    c.recv_until_closed(timeout=3)
+    ok = raw_client(version=rawmqtt.V311)
+    assert ok.connect("ka-311-2", keepalive=2, expect_reason=None).reason == 0x00
