@@ -255,10 +255,9 @@ void Client::handle(mqtt::Publish& p) {
 }
 
 void Client::handle(const mqtt::Puback& p) {
-  auto& inf = session_->inflight;
   ptrdiff_t at = session_->find_inflight(p.packet_id, Inflight::State::AwaitPuback);
   if (at < 0) return;  // unknown id: nothing to release
-  inf.erase(static_cast<size_t>(at));
+  session_->erase_inflight(static_cast<size_t>(at));
   pump_session();
 }
 
@@ -270,7 +269,7 @@ void Client::handle(const mqtt::Pubrec& p) {
     return;
   }
   if (is_error(p.reason)) {  // the subscriber refused it: the flow ends here
-    inf.erase(static_cast<size_t>(at));
+    session_->erase_inflight(static_cast<size_t>(at));
     pump_session();
     return;
   }
@@ -292,10 +291,9 @@ void Client::handle(const mqtt::Pubrel& p) {
 }
 
 void Client::handle(const mqtt::Pubcomp& p) {
-  auto& inf = session_->inflight;
   ptrdiff_t at = session_->find_inflight(p.packet_id, Inflight::State::AwaitPubcomp);
   if (at < 0) return;
-  inf.erase(static_cast<size_t>(at));
+  session_->erase_inflight(static_cast<size_t>(at));
   pump_session();
 }
 
@@ -337,7 +335,7 @@ void Client::pump_session() {
     }
     uint16_t id = s.next_packet_id();
     if (!send_delivery(d, id, false)) continue;  // too large for this client: dropped
-    s.inflight.push_back(Inflight{id,
+    s.add_inflight(Inflight{id,
                                   d.qos == QoS::AtLeastOnce ? Inflight::State::AwaitPuback
                                                             : Inflight::State::AwaitPubrec,
                                   std::move(d)});

@@ -92,12 +92,23 @@ class Session {
   uint16_t last_packet_id = 0;
   std::unique_ptr<PendingWill> will;    // delayed will (v5)
 
+
   // Next free outbound packet id (skips ids in flight).
   uint16_t next_packet_id();
   // Index in `inflight` of packet `id` in `state`, or -1.
   ptrdiff_t find_inflight(uint16_t id, Inflight::State state) const;
+  // Every change to `inflight` goes through these, so ids in use stay indexed.
+  void add_inflight(Inflight f);
+  void erase_inflight(size_t index);
+  void clear_inflight();
   // Gives back queue memory while idle.
   void shrink();
+
+ private:
+  bool id_in_use(uint16_t id) const;
+  // Ids in flight, as a bitmap, only while the window is large (a linear scan
+  // is cheaper for the usual few in flight; 8 KB per busy session otherwise).
+  std::unique_ptr<std::vector<bool>> used_ids_;
 };
 
 // What a worker's subscription tree stores per subscription.

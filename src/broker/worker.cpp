@@ -220,7 +220,7 @@ void Worker::deliver_local(Session& s, Delivery d) {
   if (connected && s.queue.empty() && s.inflight.size() < c->inflight_window()) {
     uint16_t id = s.next_packet_id();
     if (!c->send_delivery(d, id, false)) return;
-    s.inflight.push_back(Inflight{id,
+    s.add_inflight(Inflight{id,
                                   d.qos == mqtt::QoS::AtLeastOnce ? Inflight::State::AwaitPuback
                                                                   : Inflight::State::AwaitPubrec,
                                   std::move(d)});
@@ -257,7 +257,7 @@ void Worker::end_session(const std::shared_ptr<Session>& s) {
     s->subscriptions_.reset();
   }
   s->queue.clear();
-  s->inflight.clear();
+  s->clear_inflight();
   s->inbound_qos2.clear();
   if (!changes.empty()) broker_.change_subscriptions(index_, s, std::move(changes), nullptr);
   broker_.forget_session(s);
