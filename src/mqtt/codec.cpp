@@ -1026,7 +1026,6 @@ Result<Packet, DecodeError> decode_one(std::span<const uint8_t> data, ProtocolVe
   return result;
 }
 
-namespace {
 PublishView publish_view(const Publish& p) {
   PublishView v;
   v.dup = p.dup;
@@ -1038,7 +1037,6 @@ PublishView publish_view(const Publish& p) {
   v.payload = p.payload;
   return v;
 }
-}  // namespace
 
 void encode(const Packet& packet, ProtocolVersion version, std::string& out) {
   std::visit(

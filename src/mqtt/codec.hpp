@@ -81,6 +81,9 @@ struct PublishView {
   uint32_t subscription_identifier = 0;     // 0 = none
 };
 
+// A view of a whole Publish (no overrides).
+PublishView publish_view(const Publish& p);
+
 // Appends the PUBLISH encoding of `p` to `out`.
 void encode_publish(const PublishView& p, ProtocolVersion version, std::string& out);
 size_t encoded_publish_size(const PublishView& p, ProtocolVersion version);

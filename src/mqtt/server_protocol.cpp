@@ -166,17 +166,7 @@ Result<std::optional<Packet>, ProtocolFailure> ServerProtocol::on_publish(Publis
 }
 
 bool ServerProtocol::send(const Packet& packet, std::string& out) {
-  if (const auto* pub = std::get_if<Publish>(&packet)) {
-    PublishView v;
-    v.dup = pub->dup;
-    v.qos = pub->qos;
-    v.retain = pub->retain;
-    v.topic = pub->topic;
-    v.packet_id = pub->packet_id;
-    v.properties = &pub->properties;
-    v.payload = pub->payload;
-    return send_publish(v, out);
-  }
+  if (const auto* pub = std::get_if<Publish>(&packet)) return send_publish(publish_view(*pub), out);
   if (client_max_packet_size_ != 0 && encoded_size(packet, version_) > client_max_packet_size_) {
     // MQTT 5 3.x: drop the reason string and user properties before giving up.
     Packet trimmed = packet;

@@ -20,6 +20,7 @@
 #include "mqtt/codec.hpp"
 #include "mqtt/topic.hpp"
 #include "mqtt/utf8.hpp"
+#include "support/reference_utf8.hpp"
 
 namespace {
 
@@ -130,40 +131,6 @@ void check_peek_prefixes(std::span<const uint8_t> data) {
   }
 }
 
-// The long way round: decode code points, then apply MQTT's rules.
-bool reference_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto b0 = static_cast<uint8_t>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (b0 < 0x80) {
-      cp = b0;
-    } else if ((b0 & 0xE0) == 0xC0) {
-      n = 1;
-      cp = b0 & 0x1F;
-    } else if ((b0 & 0xF0) == 0xE0) {
-      n = 2;
-      cp = b0 & 0x0F;
-    } else if ((b0 & 0xF8) == 0xF0) {
-      n = 3;
-      cp = b0 & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<uint8_t>(s[i + k]);
-      if ((b & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF || cp == 0) return false;
-    i += n + 1;
-  }
-  return true;
-}
-
 std::vector<std::string_view> levels(std::string_view s) {
   std::vector<std::string_view> out;
   size_t start = 0;
@@ -192,7 +159,7 @@ bool reference_matches(std::string_view filter, std::string_view topic) {
 
 void check_topics(std::span<const uint8_t> data) {
   const std::string_view all(reinterpret_cast<const char*>(data.data()), data.size());
-  require(fg::mqtt::valid_mqtt_utf8(all) == reference_utf8(all), "UTF-8 validator disagrees");
+  require(fg::mqtt::valid_mqtt_utf8(all) == fg::testing::reference_valid_utf8(all), "UTF-8 validator disagrees");
   if (data.empty()) return;
   // The first byte picks where the filter ends and the topic begins.
   const size_t split = 1 + data[0] % data.size();

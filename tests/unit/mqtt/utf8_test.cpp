@@ -1,5 +1,7 @@
 #include "mqtt/utf8.hpp"
 
+#include "support/reference_utf8.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -15,44 +17,7 @@ std::string bytes(std::initializer_list<int> b) {
   return s;
 }
 
-// A deliberately simple reference: decode each code point the long way, then
-// apply the rules (shortest form, no surrogates, at most U+10FFFF, no U+0000).
-bool reference_valid(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto b0 = static_cast<uint8_t>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (b0 < 0x80) {
-      n = 0;
-      cp = b0;
-    } else if ((b0 & 0xE0) == 0xC0) {
-      n = 1;
-      cp = b0 & 0x1F;
-    } else if ((b0 & 0xF0) == 0xE0) {
-      n = 2;
-      cp = b0 & 0x0F;
-    } else if ((b0 & 0xF8) == 0xF0) {
-      n = 3;
-      cp = b0 & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated
-    for (size_t k = 1; k <= n; ++k) {
-      const auto b = static_cast<uint8_t>(s[i + k]);
-      if ((b & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n]) return false;                    // overlong
-    if (cp >= 0xD800 && cp <= 0xDFFF) return false;    // surrogate
-    if (cp > 0x10FFFF) return false;
-    if (cp == 0) return false;
-    i += n + 1;
-  }
-  return true;
-}
+bool reference_valid(const std::string& s) { return fg::testing::reference_valid_utf8(s); }
 
 TEST(Utf8, Ascii) {
   EXPECT_TRUE(valid_mqtt_utf8(""));
