@@ -178,7 +178,7 @@ BrokerStats Broker::stats() const {
     std::lock_guard lock(sessions_mu_);
     st.sessions = sessions_.size();
   }
-  st.retained = const_cast<RetainedStore&>(retained_).size();
+  st.retained = retained_.size();
   return st;
 }
 

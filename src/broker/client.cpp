@@ -53,11 +53,6 @@ void Client::on_bytes(std::span<const uint8_t> bytes) {
   process_packets();
 }
 
-void Client::commit_read(size_t n) {
-  proto_.commit(n);
-  process_packets();
-}
-
 void Client::process_buffered() { process_packets(); }
 
 void Client::process_packets() {

@@ -86,8 +86,6 @@ class Client : public std::enable_shared_from_this<Client> {
 
   // Transport calls these.
   void on_bytes(std::span<const uint8_t> bytes);
-  std::span<uint8_t> prepare_read(size_t n) { return proto_.prepare(n); }
-  void commit_read(size_t n);
   void on_write_done();
   void on_transport_error(const std::string& what);
   // Handles packets still buffered (after a backpressure pause).
