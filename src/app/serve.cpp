@@ -5,6 +5,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <sys/resource.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -46,6 +47,9 @@ int run_serve(ServeOptions opts) {
   }
   log::init(level);
   raise_fd_limit();
+  // OpenSSL writes TLS records with write(2): a peer that vanished must cost
+  // an EPIPE on that connection, not a SIGPIPE for the whole process.
+  std::signal(SIGPIPE, SIG_IGN);
   std::error_code ec;
   std::filesystem::create_directories(opts.data_dir, ec);
   if (ec) {
