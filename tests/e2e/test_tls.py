@@ -106,3 +106,33 @@ def test_tls_on_the_plain_port_fails_cleanly(broker):
 
 def _assert_serves_tls(broker):
     mosquitto_pub(broker.tls_port, "tls/alive", "ok", version=5, qos=1, tls_cafile=broker.cert)
+
+
+def test_tls_subscriber_vanishing_mid_stream_hurts_nobody(broker, raw_client):
+    """A TLS subscriber resets its connection while the broker has deliveries
+    queued for it: the failure stays on that connection, the broker keeps
+    serving (the fixture also checks it is alive and exits cleanly)."""
+    ctx = ssl.create_default_context(cafile=broker.cert)
+    sock = socket.create_connection((HOST, broker.tls_port), timeout=5)
+    tls = ctx.wrap_socket(sock, server_hostname=HOST)
+    victim = rawmqtt.RawClient(None, sock=tls)
+    victim.connect("tls-vanish")
+    victim.subscribe([("flood/#", 0)])
+
+    pub = raw_client()
+    pub.connect("flooder")
+    payload = b"x" * 4096
+    for i in range(200):
+        pub.publish("flood/a", payload)
+    # Reset (not close) the connection while deliveries are still being written.
+    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    tls.close()
+    for i in range(200):
+        pub.publish("flood/a", payload)
+
+    watcher = raw_client()
+    watcher.connect("after-vanish")
+    watcher.subscribe([("flood/#", 0)])
+    pub.publish("flood/a", b"still here")
+    got = watcher.expect(PUBLISH)
+    assert got.payload == b"still here"
