@@ -36,11 +36,15 @@ test: build
 unit:
 	ctest --test-dir $(BUILD) -L unit --output-on-failure -j $(JOBS)
 
+# Unit tests, then the end-to-end suite against the real binary, both built
+# with ASan+UBSan (leak detection on: a leak fails the broker's exit code).
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFG_SANITIZE=ON
-	ninja -C $(ASAN_BUILD) -j $(JOBS) $$(ninja -C $(ASAN_BUILD) -t targets all | grep -oE '^fg_[a-z_]+_tests' | sort -u)
+	ninja -C $(ASAN_BUILD) -j $(JOBS) fleetguard $$(ninja -C $(ASAN_BUILD) -t targets all | grep -oE '^fg_[a-z_]+_tests' | sort -u)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  FLEETGUARD_BIN=$(CURDIR)/$(ASAN_BUILD)/fleetguard /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 
 fuzz: deps
 	CXX=clang++-14 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DFG_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
