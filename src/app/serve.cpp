@@ -13,6 +13,8 @@
 
 #include "broker/broker.hpp"
 #include "common/log.hpp"
+#include "identity/certificate_authority.hpp"
+#include "identity/server_credentials.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
 #include "net/worker_pool.hpp"
@@ -27,6 +29,7 @@ struct ServeOptions {
   int mqtts_port = 8883;  // TLS; -1 = off
   unsigned workers = 0;   // 0 = number of cores
   std::string log_level = "info";
+  std::vector<std::string> hostnames;  // extra names for the server certificate
   broker::BrokerConfig broker;
 };
 
@@ -61,14 +64,22 @@ int run_serve(ServeOptions opts) {
     return 2;
   }
 
+  // The built-in CA: devices trust ca.pem (fleetguard's AmazonRootCA1).
+  auto ca = identity::CertificateAuthority::load_or_create(opts.data_dir);
+  if (!ca) {
+    log::error("{}", ca.error());
+    return 1;
+  }
+  log::info("certificate authority {} ({}/ca.pem)", ca->certificate().id, opts.data_dir);
+
   std::shared_ptr<boost::asio::ssl::context> tls;
   if (opts.mqtts_port >= 0) {
-    auto files = net::ensure_server_certificate(opts.data_dir);
+    auto files = identity::ensure_server_credentials(*ca, opts.data_dir, opts.hostnames);
     if (!files) {
       log::error("{}", files.error());
       return 1;
     }
-    auto ctx = net::make_server_tls_context(*files);
+    auto ctx = net::make_server_tls_context(net::TlsFiles{files->cert_file, files->key_file});
     if (!ctx) {
       log::error("{}", ctx.error());
       return 1;
@@ -134,6 +145,9 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(-1, 65535));
   cmd->add_option("--workers", opts->workers, "Worker threads (default: one per core)");
+  cmd->add_option("--hostname", opts->hostnames,
+                  "Extra DNS name or IP for the server certificate (repeatable; localhost, 127.0.0.1, ::1 "
+                  "and this machine's hostname are always included)");
   cmd->add_option("--log-level", opts->log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   auto& b = opts->broker;
   cmd->add_option("--max-packet-size", b.max_packet_size, "Largest packet accepted (bytes)")

@@ -90,7 +90,8 @@ class Broker:
 
     @property
     def cert(self):
-        return str(self.data_dir / "server.crt")
+        """The built-in CA's certificate: what devices trust."""
+        return str(self.data_dir / "ca.pem")
 
     def alive(self):
         return self.proc.poll() is None
