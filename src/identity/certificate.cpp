@@ -161,8 +161,15 @@ Result<CertificateInfo, std::string> parse_certificate_der(std::span<const uint8
     return unexpected(std::string("certificate DER has trailing bytes after the certificate"));
   }
 
+  // The id is taken over OpenSSL's own re-encoding, not the input bytes: a
+  // certificate sent in a TLS handshake and the same certificate registered
+  // as PEM must get one id even if one copy used a non-canonical encoding.
+  unsigned char* canonical = nullptr;
+  const int canonical_len = i2d_X509(cert.get(), &canonical);
+  if (canonical_len <= 0) return unexpected("certificate could not be DER-encoded: " + take_openssl_error());
   CertificateInfo info;
-  info.id = certificate_id_of_der(der);
+  info.id = certificate_id_of_der(std::span<const uint8_t>(canonical, static_cast<size_t>(canonical_len)));
+  OPENSSL_free(canonical);
   info.pem = x509_to_pem(cert.get());
   describe_name(X509_get_subject_name(cert.get()), info.subject, info.subject_fields);
   describe_name(X509_get_issuer_name(cert.get()), info.issuer, info.issuer_fields);
