@@ -1,0 +1,208 @@
+// Registry: fleetguard's source of truth for things, thing types and thing
+// groups, with AWS IoT semantics (names, limits, idempotent creates, expected
+// versions, attribute merge). Later slices add certificates, CAs, policies and
+// attachments here.
+//
+// Ownership: the Registry keeps the whole registry in memory (reads never touch
+// the store) and writes every successful mutation through the borrowed
+// store::Store in ONE atomic batch. The in-memory copy changes only after the
+// store write succeeded, so a failed write changes nothing. The Store must
+// outlive the Registry.
+//
+// Threading: every public method may be called from any thread. One
+// std::shared_mutex guards the in-memory state: reads take it shared, mutations
+// take it exclusively for the whole validate -> store write -> update sequence,
+// so mutations are serialised and readers never see a half-applied change.
+// The store write happens under the exclusive lock (control plane only; the
+// data plane never calls the registry directly).
+//
+// Errors: bad input never throws out of the public API; it returns a
+// RegistryError whose kind maps to the AWS exception type and whose message
+// names the offending field.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "store/store.hpp"
+
+namespace fg::registry {
+
+struct RegistryError {
+  enum class Kind { ResourceNotFound, ResourceAlreadyExists, InvalidRequest, VersionConflict, LimitExceeded, Internal };
+  Kind kind = Kind::Internal;
+  std::string message;
+};
+
+struct RegistryConfig {
+  std::string region = "us-east-1";
+  std::string account_id = "123456789012";
+  // Seconds since the Unix epoch; injectable for tests. Empty = system clock.
+  std::function<int64_t()> now_epoch_seconds;
+};
+
+using Attributes = std::map<std::string, std::string>;
+
+struct Thing {
+  std::string name, id /*uuid*/, arn, thing_type;
+  Attributes attributes;
+  int64_t version = 1;
+  bool operator==(const Thing&) const = default;
+};
+
+struct ThingType {
+  std::string name, id, arn, description;
+  std::vector<std::string> searchable_attributes;
+  bool deprecated = false;
+  int64_t creation_date = 0, deprecation_date = 0;
+  bool operator==(const ThingType&) const = default;
+};
+
+struct ThingGroup {
+  std::string name, id, arn, parent, description;
+  Attributes attributes;
+  int64_t version = 1;
+  int64_t creation_date = 0;
+  bool operator==(const ThingGroup&) const = default;
+};
+
+// AWS attributePayload: with Merge, the given attributes are merged into the
+// existing ones and an empty value removes that attribute; with Replace, the
+// given attributes replace the existing set (empty values are dropped).
+enum class AttributeMerge { Replace, Merge };
+struct AttributePayload {
+  Attributes attributes;
+  AttributeMerge merge = AttributeMerge::Replace;
+};
+
+struct ThingUpdate {
+  std::optional<std::string> thing_type;  // set a (new) type
+  bool remove_thing_type = false;         // AWS removeThingType; exclusive with thing_type
+  std::optional<AttributePayload> attribute_payload;  // absent = attributes unchanged
+  std::optional<int64_t> expected_version;
+};
+
+struct ThingFilter {
+  std::optional<std::string> attribute_name;
+  std::optional<std::string> attribute_value;  // only with attribute_name
+  std::optional<std::string> thing_type;
+};
+
+struct ThingTypeProperties {
+  std::string description;
+  std::vector<std::string> searchable_attributes;  // at most 3
+};
+
+enum class Deprecation { Deprecate, Undeprecate };
+
+struct ThingGroupProperties {
+  std::string description;
+  Attributes attributes;
+};
+
+struct ThingGroupUpdate {
+  std::optional<std::string> description;
+  std::optional<AttributePayload> attribute_payload;
+  std::optional<int64_t> expected_version;
+};
+
+enum class Recursion { Direct, Recursive };
+
+// AWS limits implemented here.
+inline constexpr std::size_t kMaxAttributesUntyped = 3;
+inline constexpr std::size_t kMaxAttributesTyped = 50;
+inline constexpr std::size_t kMaxGroupAttributes = 50;
+inline constexpr std::size_t kMaxSearchableAttributes = 3;
+inline constexpr std::size_t kMaxGroupsPerThing = 10;
+inline constexpr std::size_t kMaxGroupDepth = 7;
+
+class Registry {
+ public:
+  // Loads everything from the store into memory. A corrupt or dangling record
+  // makes open() fail with Internal, naming the record.
+  static Result<std::unique_ptr<Registry>, RegistryError> open(store::Store& store, RegistryConfig cfg);
+
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // ---- things ----
+  // Creating a thing identical to an existing one (same type and attributes)
+  // returns the existing thing; a different one is ResourceAlreadyExists.
+  Result<Thing, RegistryError> create_thing(const std::string& name, const std::string& thing_type,
+                                            Attributes attributes);
+  Result<Thing, RegistryError> describe_thing(const std::string& name) const;
+  Result<Thing, RegistryError> update_thing(const std::string& name, const ThingUpdate& update);
+  // Like AWS, deleting a thing that does not exist succeeds. The thing's group
+  // memberships are removed in the same batch.
+  Result<store::Done, RegistryError> delete_thing(const std::string& name,
+                                                  std::optional<int64_t> expected_version = std::nullopt);
+  std::vector<Thing> list_things(const ThingFilter& filter = {}) const;  // ordered by name
+
+  // ---- thing types ----
+  Result<ThingType, RegistryError> create_thing_type(const std::string& name, const ThingTypeProperties& props);
+  Result<ThingType, RegistryError> describe_thing_type(const std::string& name) const;
+  Result<store::Done, RegistryError> deprecate_thing_type(const std::string& name, Deprecation action);
+  // AWS requires the type to be deprecated for 5 minutes before deletion; we
+  // require only that it is deprecated, and that no thing uses it.
+  Result<store::Done, RegistryError> delete_thing_type(const std::string& name);
+  std::vector<ThingType> list_thing_types() const;
+
+  // ---- thing groups ----
+  Result<ThingGroup, RegistryError> create_thing_group(const std::string& name,
+                                                       const std::optional<std::string>& parent,
+                                                       const ThingGroupProperties& props);
+  Result<ThingGroup, RegistryError> describe_thing_group(const std::string& name) const;
+  Result<ThingGroup, RegistryError> update_thing_group(const std::string& name, const ThingGroupUpdate& update);
+  // Refused (InvalidRequest) while the group has child groups. Deleting a group
+  // that does not exist succeeds; memberships are removed in the same batch.
+  Result<store::Done, RegistryError> delete_thing_group(const std::string& name,
+                                                        std::optional<int64_t> expected_version = std::nullopt);
+  // Without a parent: every group. With a parent: its direct children, or all
+  // its descendants with Recursion::Recursive. Ordered by name.
+  std::vector<ThingGroup> list_thing_groups(const std::optional<std::string>& parent = std::nullopt,
+                                            Recursion recursion = Recursion::Direct) const;
+  // Adding a thing already in the group succeeds; an 11th group is LimitExceeded.
+  Result<store::Done, RegistryError> add_thing_to_thing_group(const std::string& group, const std::string& thing);
+  // Removing a thing that is not in the group succeeds.
+  Result<store::Done, RegistryError> remove_thing_from_thing_group(const std::string& group,
+                                                                   const std::string& thing);
+  // Thing names, ordered; Recursive includes things in all descendant groups.
+  Result<std::vector<std::string>, RegistryError> list_things_in_thing_group(const std::string& group,
+                                                                             Recursion recursion) const;
+  // The groups the thing is directly in, ordered by name.
+  Result<std::vector<std::string>, RegistryError> list_thing_groups_for_thing(const std::string& thing) const;
+  // Parent, grandparent, ... up to the root; empty for a root or unknown group.
+  std::vector<std::string> ancestors(const std::string& group) const;
+  // The thing's groups plus all their ancestors, ordered by name, no duplicates;
+  // empty for an unknown thing. Used by the policy engine.
+  std::vector<std::string> effective_groups(const std::string& thing) const;
+
+ private:
+  Registry(store::Store& store, RegistryConfig cfg);
+
+  Result<store::Done, RegistryError> write(const std::vector<store::Mutation>& batch);
+  Result<store::Done, RegistryError> load();
+  int64_t now() const;
+  std::string arn(const std::string& resource, const std::string& name) const;
+  std::vector<std::string> ancestors_locked(const std::string& group) const;
+  std::vector<std::string> descendants_locked(const std::string& group) const;
+
+  store::Store& store_;
+  RegistryConfig cfg_;
+  mutable std::shared_mutex mu_;
+  std::map<std::string, Thing> things_;
+  std::map<std::string, ThingType> types_;
+  std::map<std::string, ThingGroup> groups_;
+  std::map<std::string, std::set<std::string>> groups_of_thing_;   // thing -> groups
+  std::map<std::string, std::set<std::string>> things_of_group_;   // group -> things
+};
+
+}  // namespace fg::registry
