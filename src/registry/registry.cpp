@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "registry/registry_records.hpp"
+
 namespace fg::registry {
 namespace {
 
@@ -23,9 +25,9 @@ constexpr std::size_t kMaxAttributeNameLength = 128;
 constexpr std::size_t kMaxAttributeValueLength = 800;
 constexpr std::size_t kMaxDescriptionLength = 2028;
 
-Unexpected<RegistryError> fail(Kind kind, std::string message) {
-  return fg::unexpected(RegistryError{kind, std::move(message)});
-}
+using records::erase;
+using records::fail;
+using records::put;
 
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -189,15 +191,6 @@ ThingGroup thing_group_from_json(const json& j) {
   return g;
 }
 
-store::Mutation put(const char* kind, const std::string& key, const json& value) {
-  // Inputs are validated (ASCII names and values, UTF-8 descriptions), so the
-  // replace handler never fires; it only guarantees dump() cannot throw.
-  return store::Mutation{store::Mutation::Op::Put, kind, key,
-                         value.dump(-1, ' ', false, json::error_handler_t::replace), std::nullopt};
-}
-store::Mutation erase(const char* kind, const std::string& key) {
-  return store::Mutation{store::Mutation::Op::Delete, kind, key, "", std::nullopt};
-}
 std::string member_key(const std::string& group, const std::string& thing) { return group + "/" + thing; }
 
 std::size_t attribute_limit(const std::string& thing_type) {
@@ -302,7 +295,7 @@ Result<store::Done, RegistryError> Registry::load() {
   } catch (const json::exception& e) {
     return fail(Kind::Internal, "corrupt record " + current + ": " + e.what());
   }
-  return store::Done{};
+  return load_certificates_locked();
 }
 
 // ---------------------------------------------------------------- things
@@ -392,6 +385,11 @@ Result<store::Done, RegistryError> Registry::delete_thing(const std::string& nam
   if (expected_version && *expected_version != it->second.version) {
     return fail(Kind::VersionConflict, "thing '" + name + "' is at version " + std::to_string(it->second.version) +
                                            ", expected " + std::to_string(*expected_version));
+  }
+  // Like AWS (since 2019), a thing with attached principals is not deleted.
+  if (auto p = principals_of_thing_.find(name); p != principals_of_thing_.end() && !p->second.empty()) {
+    return fail(Kind::InvalidRequest, "Cannot delete. Thing " + name +
+                                          " is still attached to one or more principals; detach them first");
   }
   std::vector<store::Mutation> batch{erase(kThingKind, name)};
   auto groups = groups_of_thing_.find(name);

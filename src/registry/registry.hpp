@@ -1,6 +1,7 @@
-// Registry: fleetguard's source of truth for things, thing types and thing
-// groups, with AWS IoT semantics (names, limits, idempotent creates, expected
-// versions, attribute merge). Later slices add certificates, CAs, policies and
+// Registry: fleetguard's source of truth for things, thing types, thing
+// groups, device certificates and thing-principal attachments, with AWS IoT
+// semantics (names, limits, idempotent creates, expected versions, attribute
+// merge, certificate status rules). Later slices add CAs, policies and policy
 // attachments here.
 //
 // Ownership: the Registry keeps the whole registry in memory (reads never touch
@@ -16,6 +17,12 @@
 // The store write happens under the exclusive lock (control plane only; the
 // data plane never calls the registry directly).
 //
+// Certificates are issued and verified by the borrowed built-in
+// identity::CertificateAuthority (RegistryConfig::certificate_authority), which
+// must outlive the Registry. Certificate status observers are called after the
+// change is durable, outside the registry lock (see
+// on_certificate_status_change).
+//
 // Errors: bad input never throws out of the public API; it returns a
 // RegistryError whose kind maps to the AWS exception type and whose message
 // names the offending field.
@@ -25,6 +32,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -32,12 +40,24 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "identity/certificate_authority.hpp"
 #include "store/store.hpp"
 
 namespace fg::registry {
 
 struct RegistryError {
-  enum class Kind { ResourceNotFound, ResourceAlreadyExists, InvalidRequest, VersionConflict, LimitExceeded, Internal };
+  // CertificateState maps to AWS CertificateStateException, DeleteConflict to
+  // DeleteConflictException.
+  enum class Kind {
+    ResourceNotFound,
+    ResourceAlreadyExists,
+    InvalidRequest,
+    VersionConflict,
+    LimitExceeded,
+    Internal,
+    CertificateState,
+    DeleteConflict,
+  };
   Kind kind = Kind::Internal;
   std::string message;
 };
@@ -47,6 +67,10 @@ struct RegistryConfig {
   std::string account_id = "123456789012";
   // Seconds since the Unix epoch; injectable for tests. Empty = system clock.
   std::function<int64_t()> now_epoch_seconds;
+  // The built-in CA that issues and verifies device certificates; borrowed, it
+  // must outlive the Registry. Without one, certificate operations that need
+  // it fail with InvalidRequest.
+  const identity::CertificateAuthority* certificate_authority = nullptr;
 };
 
 using Attributes = std::map<std::string, std::string>;
@@ -115,6 +139,43 @@ struct ThingGroupUpdate {
 };
 
 enum class Recursion { Direct, Recursive };
+
+// AWS CertificateStatus. Only Active certificates may authenticate devices.
+enum class CertificateStatus { Active, Inactive, Revoked, PendingTransfer, RegisterInactive, PendingActivation };
+// "ACTIVE", "INACTIVE", "REVOKED", "PENDING_TRANSFER", "REGISTER_INACTIVE",
+// "PENDING_ACTIVATION".
+std::string to_string(CertificateStatus status);
+std::optional<CertificateStatus> parse_certificate_status(const std::string& text);
+
+// A device certificate (AWS CertificateDescription).
+struct Certificate {
+  std::string id;   // lowercase hex SHA-256 of the DER (identity::CertificateInfo::id)
+  std::string arn;  // arn:aws:iot:<region>:<account>:cert/<id>
+  std::string pem;
+  CertificateStatus status = CertificateStatus::Inactive;
+  std::string ca_certificate_id;  // the issuing CA's certificate id
+  std::string owned_by;           // account id
+  int64_t creation_date = 0, last_modified_date = 0;
+  int64_t not_before = 0, not_after = 0;  // validity, Unix seconds
+  std::string subject, issuer;
+  std::string key_algorithm;  // "EC", "RSA"
+  int key_bits = 0;
+  int64_t version = 1;  // AWS generationId: grows by one per change
+  bool operator==(const Certificate&) const = default;
+};
+
+// CreateKeysAndCertificate's answer: the private key is handed out once and
+// never stored.
+struct CreatedKeysAndCertificate {
+  Certificate certificate;
+  std::string private_key_pem;
+  std::string public_key_pem;
+};
+
+enum class ActivationOnCreate { Inactive, Active };  // AWS setAsActive
+enum class ForceDelete { No, Yes };                  // AWS forceDelete
+
+using CertificateObserver = std::function<void(const std::string& certificate_id, CertificateStatus status)>;
 
 // AWS limits implemented here.
 inline constexpr std::size_t kMaxAttributesUntyped = 3;
@@ -185,6 +246,51 @@ class Registry {
   // empty for an unknown thing. Used by the policy engine.
   std::vector<std::string> effective_groups(const std::string& thing) const;
 
+  // ---- certificates ----
+  // Device leaves are EC P-256 with CN "AWS IoT Certificate", like AWS.
+  Result<CreatedKeysAndCertificate, RegistryError> create_keys_and_certificate(ActivationOnCreate activation);
+  // Only the CSR's subject and public key are used.
+  Result<Certificate, RegistryError> create_certificate_from_csr(const std::string& csr_pem,
+                                                                 ActivationOnCreate activation);
+  // Registers a certificate issued elsewhere. For now it must chain to the
+  // built-in CA (others are InvalidRequest); status must be ACTIVE, INACTIVE
+  // or REGISTER_INACTIVE. A certificate already registered is
+  // ResourceAlreadyExists.
+  Result<Certificate, RegistryError> register_certificate(const std::string& pem,
+                                                          CertificateStatus status = CertificateStatus::Inactive);
+  Result<Certificate, RegistryError> describe_certificate(const std::string& id) const;
+  // Idempotent. REVOKED is final: any other status on a revoked certificate is
+  // CertificateState. PENDING_TRANSFER and PENDING_ACTIVATION are internal to
+  // AWS and refused (InvalidRequest).
+  Result<Certificate, RegistryError> update_certificate(const std::string& id, CertificateStatus new_status);
+  // Refused while ACTIVE (CertificateState) or attached to a thing
+  // (DeleteConflict). force_delete concerns attached policies, which do not
+  // exist yet, so it changes nothing today.
+  Result<store::Done, RegistryError> delete_certificate(const std::string& id,
+                                                        ForceDelete force_delete = ForceDelete::No);
+  // Ordered by creation date, then id.
+  std::vector<Certificate> list_certificates() const;
+  // Memory-only lookup for the broker's connection path; nullopt when unknown.
+  std::optional<Certificate> find_certificate(const std::string& id) const;
+  // Registers an observer called after every durable status change and every
+  // delete (with the status the certificate had when deleted). It runs on the
+  // mutating thread after the registry lock is released, so it may call the
+  // registry; two concurrent changes may be reported in either order, so an
+  // observer that needs the current state reads find_certificate(). Observers
+  // cannot be removed and must outlive the Registry's use.
+  void on_certificate_status_change(CertificateObserver observer);
+
+  // ---- thing principals ----
+  // The principal must be the ARN of a registered certificate and the thing
+  // must exist (else ResourceNotFound). Attaching twice succeeds, as does
+  // detaching a principal that is not attached.
+  Result<store::Done, RegistryError> attach_thing_principal(const std::string& thing, const std::string& principal);
+  Result<store::Done, RegistryError> detach_thing_principal(const std::string& thing, const std::string& principal);
+  // Certificate ARNs attached to the thing, ordered.
+  Result<std::vector<std::string>, RegistryError> list_thing_principals(const std::string& thing) const;
+  // Names of the things the certificate is attached to, ordered.
+  Result<std::vector<std::string>, RegistryError> list_principal_things(const std::string& principal) const;
+
  private:
   Registry(store::Store& store, RegistryConfig cfg);
 
@@ -194,6 +300,10 @@ class Registry {
   std::string arn(const std::string& resource, const std::string& name) const;
   std::vector<std::string> ancestors_locked(const std::string& group) const;
   std::vector<std::string> descendants_locked(const std::string& group) const;
+  Result<store::Done, RegistryError> load_certificates_locked();
+  Result<Certificate, RegistryError> add_certificate(const identity::CertificateInfo& info, CertificateStatus status);
+  Result<std::string, RegistryError> certificate_id_of_arn_locked(const std::string& principal) const;
+  void notify(const std::string& id, CertificateStatus status) const;
 
   store::Store& store_;
   RegistryConfig cfg_;
@@ -203,6 +313,12 @@ class Registry {
   std::map<std::string, ThingGroup> groups_;
   std::map<std::string, std::set<std::string>> groups_of_thing_;   // thing -> groups
   std::map<std::string, std::set<std::string>> things_of_group_;   // group -> things
+  std::map<std::string, Certificate> certificates_;                // id -> certificate
+  std::map<std::string, std::set<std::string>> principals_of_thing_;  // thing -> certificate ids
+  std::map<std::string, std::set<std::string>> things_of_certificate_;  // certificate id -> things
+
+  mutable std::mutex observers_mu_;  // guards observers_ only; never held with mu_
+  std::vector<CertificateObserver> observers_;
 };
 
 }  // namespace fg::registry
