@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -15,6 +16,8 @@
 #include "common/log.hpp"
 #include "identity/certificate_authority.hpp"
 #include "identity/server_credentials.hpp"
+#include "registry/registry.hpp"
+#include "store/store.hpp"
 #include "net/listener.hpp"
 #include "net/tls.hpp"
 #include "net/worker_pool.hpp"
@@ -71,6 +74,24 @@ int run_serve(ServeOptions opts) {
     return 1;
   }
   log::info("certificate authority {} ({}/ca.pem)", ca->certificate().id, opts.data_dir);
+
+  // The durable registry: SQLite in the data directory, served from memory.
+  auto started = std::chrono::steady_clock::now();
+  auto db = store::open_sqlite_store(opts.data_dir + "/fleetguard.db");
+  if (!db) {
+    log::error("cannot open {}/fleetguard.db: {}", opts.data_dir, db.error().message);
+    return 1;
+  }
+  registry::RegistryConfig rcfg;
+  rcfg.certificate_authority = &*ca;
+  auto reg = registry::Registry::open(**db, rcfg);
+  if (!reg) {
+    log::error("cannot load the registry: {}", reg.error().message);
+    return 1;
+  }
+  log::info("registry: {} things, {} certificates, loaded in {} ms", (*reg)->list_things({}).size(),
+            (*reg)->list_certificates().size(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
 
   std::shared_ptr<boost::asio::ssl::context> tls;
   if (opts.mqtts_port >= 0) {
