@@ -11,6 +11,14 @@
 #include "registry/registry_records.hpp"
 
 namespace fg::registry {
+// Stored form of the registry's records: one JSON object per record whose
+// keys are the member names (missing keys make load() fail with Internal).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Thing, name, id, arn, thing_type, attributes, version)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ThingType, name, id, arn, description, searchable_attributes, deprecated,
+                                   creation_date, deprecation_date)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ThingGroup, name, id, arn, parent, description, attributes, version,
+                                   creation_date)
+
 namespace {
 
 using json = nlohmann::json;
@@ -141,56 +149,6 @@ std::string new_uuid() {
   return buf;
 }
 
-json to_json(const Thing& t) {
-  return {{"name", t.name}, {"id", t.id}, {"arn", t.arn}, {"thing_type", t.thing_type},
-          {"attributes", t.attributes}, {"version", t.version}};
-}
-json to_json(const ThingType& t) {
-  return {{"name", t.name}, {"id", t.id}, {"arn", t.arn}, {"description", t.description},
-          {"searchable_attributes", t.searchable_attributes}, {"deprecated", t.deprecated},
-          {"creation_date", t.creation_date}, {"deprecation_date", t.deprecation_date}};
-}
-json to_json(const ThingGroup& g) {
-  return {{"name", g.name}, {"id", g.id}, {"arn", g.arn}, {"parent", g.parent}, {"description", g.description},
-          {"attributes", g.attributes}, {"version", g.version}, {"creation_date", g.creation_date}};
-}
-
-// These throw nlohmann exceptions on malformed input; load() catches them.
-Thing thing_from_json(const json& j) {
-  Thing t;
-  j.at("name").get_to(t.name);
-  j.at("id").get_to(t.id);
-  j.at("arn").get_to(t.arn);
-  j.at("thing_type").get_to(t.thing_type);
-  j.at("attributes").get_to(t.attributes);
-  j.at("version").get_to(t.version);
-  return t;
-}
-ThingType thing_type_from_json(const json& j) {
-  ThingType t;
-  j.at("name").get_to(t.name);
-  j.at("id").get_to(t.id);
-  j.at("arn").get_to(t.arn);
-  j.at("description").get_to(t.description);
-  j.at("searchable_attributes").get_to(t.searchable_attributes);
-  j.at("deprecated").get_to(t.deprecated);
-  j.at("creation_date").get_to(t.creation_date);
-  j.at("deprecation_date").get_to(t.deprecation_date);
-  return t;
-}
-ThingGroup thing_group_from_json(const json& j) {
-  ThingGroup g;
-  j.at("name").get_to(g.name);
-  j.at("id").get_to(g.id);
-  j.at("arn").get_to(g.arn);
-  j.at("parent").get_to(g.parent);
-  j.at("description").get_to(g.description);
-  j.at("attributes").get_to(g.attributes);
-  j.at("version").get_to(g.version);
-  j.at("creation_date").get_to(g.creation_date);
-  return g;
-}
-
 std::string member_key(const std::string& group, const std::string& thing) { return group + "/" + thing; }
 
 std::size_t attribute_limit(const std::string& thing_type) {
@@ -252,7 +210,7 @@ Result<store::Done, RegistryError> Registry::load() {
     if (!types) return fg::unexpected(types.error());
     for (const auto& r : *types) {
       current = r.kind + "/" + r.key;
-      auto t = thing_type_from_json(json::parse(r.value));
+      auto t = json::parse(r.value).get<ThingType>();
       if (t.name != r.key) return fail(Kind::Internal, "corrupt record " + current + ": name does not match key");
       types_[t.name] = std::move(t);
     }
@@ -260,7 +218,7 @@ Result<store::Done, RegistryError> Registry::load() {
     if (!things) return fg::unexpected(things.error());
     for (const auto& r : *things) {
       current = r.kind + "/" + r.key;
-      auto t = thing_from_json(json::parse(r.value));
+      auto t = json::parse(r.value).get<Thing>();
       if (t.name != r.key) return fail(Kind::Internal, "corrupt record " + current + ": name does not match key");
       if (!t.thing_type.empty() && !types_.contains(t.thing_type)) {
         return fail(Kind::Internal, "corrupt record " + current + ": unknown thing type '" + t.thing_type + "'");
@@ -271,7 +229,7 @@ Result<store::Done, RegistryError> Registry::load() {
     if (!groups) return fg::unexpected(groups.error());
     for (const auto& r : *groups) {
       current = r.kind + "/" + r.key;
-      auto g = thing_group_from_json(json::parse(r.value));
+      auto g = json::parse(r.value).get<ThingGroup>();
       if (g.name != r.key) return fail(Kind::Internal, "corrupt record " + current + ": name does not match key");
       groups_[g.name] = std::move(g);
     }
@@ -322,7 +280,7 @@ Result<Thing, RegistryError> Registry::create_thing(const std::string& name, con
     }
   }
   Thing thing{name, new_uuid(), arn("thing", name), thing_type, std::move(attributes), 1};
-  auto written = write({put(kThingKind, name, to_json(thing))});
+  auto written = write({put(kThingKind, name, json(thing))});
   if (!written) return fg::unexpected(std::move(written.error()));
   things_[name] = thing;
   return thing;
@@ -370,7 +328,7 @@ Result<Thing, RegistryError> Registry::update_thing(const std::string& name, con
   if (auto e = check_attribute_count(next.thing_type, next.attributes)) return fg::unexpected(*e);
   next.version += 1;
 
-  auto written = write({put(kThingKind, name, to_json(next))});
+  auto written = write({put(kThingKind, name, json(next))});
   if (!written) return fg::unexpected(std::move(written.error()));
   it->second = next;
   return next;
@@ -444,7 +402,7 @@ Result<ThingType, RegistryError> Registry::create_thing_type(const std::string& 
   }
   ThingType type{name, new_uuid(), arn("thingtype", name), props.description, props.searchable_attributes,
                  false, now(), 0};
-  auto written = write({put(kThingTypeKind, name, to_json(type))});
+  auto written = write({put(kThingTypeKind, name, json(type))});
   if (!written) return fg::unexpected(std::move(written.error()));
   types_[name] = type;
   return type;
@@ -465,7 +423,7 @@ Result<store::Done, RegistryError> Registry::deprecate_thing_type(const std::str
   ThingType next = it->second;
   next.deprecated = action == Deprecation::Deprecate;
   next.deprecation_date = next.deprecated ? now() : 0;
-  auto written = write({put(kThingTypeKind, name, to_json(next))});
+  auto written = write({put(kThingTypeKind, name, json(next))});
   if (!written) return fg::unexpected(std::move(written.error()));
   it->second = next;
   return store::Done{};
@@ -530,7 +488,7 @@ Result<ThingGroup, RegistryError> Registry::create_thing_group(const std::string
   }
   ThingGroup group{name, new_uuid(), arn("thinggroup", name), parent_name, props.description, props.attributes,
                    1, now()};
-  auto written = write({put(kThingGroupKind, name, to_json(group))});
+  auto written = write({put(kThingGroupKind, name, json(group))});
   if (!written) return fg::unexpected(std::move(written.error()));
   groups_[name] = group;
   return group;
@@ -568,7 +526,7 @@ Result<ThingGroup, RegistryError> Registry::update_thing_group(const std::string
     return fail(Kind::LimitExceeded, "a thing group may have at most 50 attributes");
   }
   next.version += 1;
-  auto written = write({put(kThingGroupKind, name, to_json(next))});
+  auto written = write({put(kThingGroupKind, name, json(next))});
   if (!written) return fg::unexpected(std::move(written.error()));
   it->second = next;
   return next;
