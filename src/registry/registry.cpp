@@ -155,6 +155,15 @@ std::size_t attribute_limit(const std::string& thing_type) {
   return thing_type.empty() ? kMaxAttributesUntyped : kMaxAttributesTyped;
 }
 
+// The expectedVersion check shared by updates and deletes of versioned records.
+std::optional<RegistryError> check_version(const std::string& what, const std::string& name, int64_t current,
+                                           const std::optional<int64_t>& expected) {
+  if (!expected || *expected == current) return std::nullopt;
+  return RegistryError{RegistryError::Kind::VersionConflict, what + " '" + name + "' is at version " +
+                                                                 std::to_string(current) + ", expected " +
+                                                                 std::to_string(*expected)};
+}
+
 std::optional<RegistryError> check_attribute_count(const std::string& thing_type, const Attributes& attributes) {
   std::size_t limit = attribute_limit(thing_type);
   if (attributes.size() > limit) {
@@ -308,10 +317,7 @@ Result<Thing, RegistryError> Registry::update_thing(const std::string& name, con
   std::unique_lock lock(mu_);
   auto it = things_.find(name);
   if (it == things_.end()) return fail(Kind::ResourceNotFound, "thing '" + name + "' does not exist");
-  if (update.expected_version && *update.expected_version != it->second.version) {
-    return fail(Kind::VersionConflict, "thing '" + name + "' is at version " + std::to_string(it->second.version) +
-                                           ", expected " + std::to_string(*update.expected_version));
-  }
+  if (auto e = check_version("thing", name, it->second.version, update.expected_version)) return fg::unexpected(*e);
   Thing next = it->second;
   if (update.thing_type && *update.thing_type != next.thing_type) {
     auto type = types_.find(*update.thing_type);
@@ -340,10 +346,7 @@ Result<store::Done, RegistryError> Registry::delete_thing(const std::string& nam
   std::unique_lock lock(mu_);
   auto it = things_.find(name);
   if (it == things_.end()) return store::Done{};
-  if (expected_version && *expected_version != it->second.version) {
-    return fail(Kind::VersionConflict, "thing '" + name + "' is at version " + std::to_string(it->second.version) +
-                                           ", expected " + std::to_string(*expected_version));
-  }
+  if (auto e = check_version("thing", name, it->second.version, expected_version)) return fg::unexpected(*e);
   // Like AWS (since 2019), a thing with attached principals is not deleted.
   if (auto p = principals_of_thing_.find(name); p != principals_of_thing_.end() && !p->second.empty()) {
     return fail(Kind::InvalidRequest, "Cannot delete. Thing " + name +
@@ -514,11 +517,7 @@ Result<ThingGroup, RegistryError> Registry::update_thing_group(const std::string
   std::unique_lock lock(mu_);
   auto it = groups_.find(name);
   if (it == groups_.end()) return fail(Kind::ResourceNotFound, "thing group '" + name + "' does not exist");
-  if (update.expected_version && *update.expected_version != it->second.version) {
-    return fail(Kind::VersionConflict, "thing group '" + name + "' is at version " +
-                                           std::to_string(it->second.version) + ", expected " +
-                                           std::to_string(*update.expected_version));
-  }
+  if (auto e = check_version("thing group", name, it->second.version, update.expected_version)) return fg::unexpected(*e);
   ThingGroup next = it->second;
   if (update.description) next.description = *update.description;
   if (update.attribute_payload) next.attributes = apply_payload(next.attributes, *update.attribute_payload);
@@ -538,11 +537,7 @@ Result<store::Done, RegistryError> Registry::delete_thing_group(const std::strin
   std::unique_lock lock(mu_);
   auto it = groups_.find(name);
   if (it == groups_.end()) return store::Done{};
-  if (expected_version && *expected_version != it->second.version) {
-    return fail(Kind::VersionConflict, "thing group '" + name + "' is at version " +
-                                           std::to_string(it->second.version) + ", expected " +
-                                           std::to_string(*expected_version));
-  }
+  if (auto e = check_version("thing group", name, it->second.version, expected_version)) return fg::unexpected(*e);
   for (const auto& [child, g] : groups_) {
     if (g.parent == name) {
       return fail(Kind::InvalidRequest,
