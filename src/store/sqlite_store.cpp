@@ -8,43 +8,6 @@ namespace fg::store {
 
 namespace {
 
-// How long a connection waits for another process's lock before giving up
-// with an Io error; long enough to ride out a checkpoint or a migration.
-constexpr int kBusyTimeoutMs = 5000;
-
-const char* const kCreateMigrationsTable =
-    "CREATE TABLE IF NOT EXISTS schema_migrations("
-    "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)";
-
-// Resets a statement when a call is done with it, whichever way it leaves,
-// so that no statement keeps a read transaction open between calls.
-class StatementUse {
- public:
-  explicit StatementUse(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  ~StatementUse() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  StatementUse(const StatementUse&) = delete;
-  StatementUse& operator=(const StatementUse&) = delete;
-
-  // Binds text by length: keys may hold any bytes, including NUL and 0xFF.
-  int bind(int index, const std::string& text) {
-    return sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  }
-  int bind(int index, int64_t value) { return sqlite3_bind_int64(stmt_, index, value); }
-  int step() { return sqlite3_step(stmt_); }
-  std::string text(int column) const {
-    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-    const int size = sqlite3_column_bytes(stmt_, column);
-    return data ? std::string(data, static_cast<std::size_t>(size)) : std::string();
-  }
-  int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
-
- private:
-  sqlite3_stmt* stmt_;
-};
-
 StoreError invalid(std::string message) { return {StoreError::Kind::Invalid, std::move(message)}; }
 
 // The smallest string greater than every string starting with `prefix`, or
@@ -72,9 +35,7 @@ const std::vector<Migration>& sqlite_migrations() {
   return migrations;
 }
 
-StoreError SqliteStore::io_error(const std::string& what) const {
-  return {StoreError::Kind::Io, what + ": " + (db_ ? sqlite3_errmsg(db_) : "out of memory")};
-}
+StoreError SqliteStore::io_error(const std::string& what) const { return sqlite_io_error(db_, what); }
 
 Result<std::unique_ptr<SqliteStore>, StoreError> SqliteStore::open(const std::string& path) {
   if (path.empty()) return unexpected(invalid("store path is empty"));
@@ -94,112 +55,9 @@ SqliteStore::~SqliteStore() {
   sqlite3_close_v2(db_);
 }
 
-Result<Done, StoreError> SqliteStore::configure() {
-  sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-  // journal_mode answers with the mode actually in force; a file that cannot
-  // do WAL (or is not a database at all) must not silently run without it.
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, "PRAGMA journal_mode=WAL", -1, &stmt, nullptr) != SQLITE_OK) {
-    return unexpected(io_error("cannot set WAL mode"));
-  }
-  std::optional<std::string> mode;
-  std::optional<StoreError> error;
-  {
-    StatementUse use(stmt);
-    if (use.step() == SQLITE_ROW) {
-      mode = use.text(0);
-    } else {
-      error = io_error("cannot set WAL mode");
-    }
-  }
-  sqlite3_finalize(stmt);
-  if (error) return unexpected(std::move(*error));
-  if (mode != "wal") {
-    return unexpected(StoreError{StoreError::Kind::Io, "store refused WAL mode (got " + mode.value_or("") + ")"});
-  }
-  if (sqlite3_exec(db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return unexpected(io_error("cannot set synchronous=FULL"));
-  }
-  return Done{};
-}
+Result<Done, StoreError> SqliteStore::configure() { return sqlite_configure(db_); }
 
-Result<Done, StoreError> SqliteStore::migrate() {
-  if (sqlite3_exec(db_, kCreateMigrationsTable, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return unexpected(io_error("cannot create schema_migrations"));
-  }
-  const int64_t known = sqlite_migrations().back().version;
-
-  // Each migration runs in its own IMMEDIATE transaction and re-checks the
-  // applied version inside it, so two processes opening a fresh file at once
-  // do not both apply it.
-  auto applied_version = [this]() -> Result<int64_t, StoreError> {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &stmt, nullptr) !=
-        SQLITE_OK) {
-      return unexpected(io_error("cannot read schema version"));
-    }
-    Result<int64_t, StoreError> out = int64_t{0};
-    {
-      StatementUse use(stmt);
-      if (use.step() == SQLITE_ROW) {
-        out = use.integer(0);
-      } else {
-        out = unexpected(io_error("cannot read schema version"));
-      }
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  };
-
-  for (const Migration& m : sqlite_migrations()) {
-    if (sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return unexpected(io_error("cannot begin migration " + std::to_string(m.version)));
-    }
-    auto fail = [this](const std::string& what) {
-      StoreError e = io_error(what);
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return unexpected(std::move(e));
-    };
-    auto current = applied_version();
-    if (!current) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return unexpected(std::move(current.error()));
-    }
-    if (*current > known) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      return unexpected(StoreError{StoreError::Kind::Io,
-                                   "store schema version " + std::to_string(*current) +
-                                       " is newer than this build of fleetguard supports (" + std::to_string(known) +
-                                       "); run a newer fleetguard or restore an older database"});
-    }
-    if (*current >= m.version) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      continue;
-    }
-    if (sqlite3_exec(db_, m.sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return fail("schema migration " + std::to_string(m.version) + " failed");
-    }
-    const std::string record = "INSERT INTO schema_migrations(version, applied_at) VALUES(" +
-                               std::to_string(m.version) + ", strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
-    if (sqlite3_exec(db_, record.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return fail("cannot record schema migration " + std::to_string(m.version));
-    }
-    if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return fail("cannot commit schema migration " + std::to_string(m.version));
-    }
-  }
-  // A file with no migrations left to apply still has to be checked.
-  auto final_version = applied_version();
-  if (!final_version) return unexpected(std::move(final_version.error()));
-  if (*final_version > known) {
-    return unexpected(StoreError{StoreError::Kind::Io,
-                                 "store schema version " + std::to_string(*final_version) +
-                                     " is newer than this build of fleetguard supports (" + std::to_string(known) +
-                                     "); run a newer fleetguard or restore an older database"});
-  }
-  return Done{};
-}
+Result<Done, StoreError> SqliteStore::migrate() { return sqlite_migrate(db_, sqlite_migrations()); }
 
 Result<Done, StoreError> SqliteStore::prepare_statements() {
   static constexpr const char* kSql[kStatementCount] = {

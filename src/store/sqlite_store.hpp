@@ -21,20 +21,13 @@
 #include <string>
 #include <vector>
 
+#include "store/sqlite_util.hpp"
 #include "store/store.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace fg::store {
-
-// A numbered schema migration. Migrations run in ascending version order, each
-// in its own transaction, and are never edited once released: a schema change
-// is a new entry at the end of the list.
-struct Migration {
-  int64_t version;
-  const char* sql;
-};
 
 // The migrations this build knows, in order (exposed for tests).
 const std::vector<Migration>& sqlite_migrations();
