@@ -37,8 +37,10 @@ MOSQ_CONF_EXTRA=${MOSQ_CONF_EXTRA:-}
 OUT_FILE=${1:-}
 FD_LIMIT=20000
 
-die() { echo "compare.sh: $*" >&2; exit 1; }
-log() { echo "compare.sh: $*" >&2; }
+# die, log, free_port, wait_port, stop_broker, rss_kb, cpu_s, json, fmt_rate,
+# hold_idle_connections, idle_cell.
+# shellcheck source=bench/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
 
 [ -x "$FLEETGUARD" ] || die "FLEETGUARD=$FLEETGUARD is not an executable (build it: ninja -C build fleetguard)"
 [ -x "$MOSQUITTO" ] || die "MOSQUITTO=$MOSQUITTO is not an executable (apt-get install mosquitto)"
@@ -50,37 +52,8 @@ BENCH=$(readlink -f "${BENCH:-$FLEETGUARD}")
 ulimit -n "$FD_LIMIT" 2>/dev/null || die "cannot raise the open-file limit to $FD_LIMIT (ulimit -Hn is $(ulimit -Hn))"
 
 WORK=$(mktemp -d /tmp/fg-compare.XXXXXX)
-BROKER_PID=""
-TOOL_PIDS=()
-
-cleanup() {
-  local pid
-  for pid in "${TOOL_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  stop_broker
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bench_lib_cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits until something accepts TCP connections on 127.0.0.1:$1.
-wait_port() {
-  python3 - "$1" <<'EOF' || die "broker did not start listening on port $1"
-import socket, sys, time
-port = int(sys.argv[1])
-deadline = time.time() + 20
-while time.time() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-EOF
-}
 
 # start_broker fleetguard|mosquitto [mosquitto.conf line]: starts a fresh
 # broker, sets PORT and BROKER_PID.
@@ -113,28 +86,6 @@ start_broker() {
   kill -0 "$BROKER_PID" 2>/dev/null || die "$name exited at start: $(cat "$dir/broker.log")"
 }
 
-stop_broker() {
-  if [ -n "$BROKER_PID" ]; then
-    kill "$BROKER_PID" 2>/dev/null || true
-    wait "$BROKER_PID" 2>/dev/null || true
-    BROKER_PID=""
-  fi
-}
-
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$BROKER_PID/status"; }
-# CPU seconds (user + system) the broker has used so far.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$BROKER_PID/stat"; }
-
-# json FILE EXPR: evaluates a Python expression over the last JSON line `j` of FILE.
-json() {
-  python3 - "$1" "$2" <<'EOF'
-import json, sys
-lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
-j = json.loads(lines[-1])
-print(eval(sys.argv[2], {"j": j}))
-EOF
-}
-
 # run_load NAME LABEL ARGS...: one bench load against the running broker;
 # leaves its JSON in $WORK/NAME-LABEL.json and, in LAST_CPU, the broker's CPU
 # use over the whole bench run (warm-up and drain included) in cores.
@@ -155,8 +106,6 @@ run_load() {
     return 1
   fi
 }
-
-fmt_rate() { python3 -c "print(f'{float($1):,.0f}')"; }
 
 # --- (a) and (b): fan-in throughput ----------------------------------------
 declare -A CELL
@@ -213,63 +162,14 @@ CELL[mosquitto,latency]+="<br>set_tcp_nodelay true: $LATENCY"
 
 # --- (d): idle connections -----------------------------------------------------
 run_connections() {
-  local broker=$1 procs before after n k remaining ready deadline
-  procs=$(( (CONNS + PER_PROC - 1) / PER_PROC ))
+  local broker=$1
   start_broker "$broker"
   sleep 1
-  before=$(rss_kb)
-  TOOL_PIDS=()
-  remaining=$CONNS
-  for ((k = 0; k < procs; k++)); do
-    n=$(( remaining < PER_PROC ? remaining : PER_PROC ))
-    remaining=$(( remaining - n ))
-    # Each process connects from its own loopback address, so local ports
-    # never run short however many processes there are.
-    "$BENCH" bench --port "$PORT" --connections-only "$n" --source-ips "127.0.0.$((k + 2))" \
-      --connect-concurrency 16 --client-id-prefix "fgcmp-$k" --json >"$WORK/$broker-conn-$k.out" 2>"$WORK/$broker-conn-$k.err" &
-    TOOL_PIDS+=($!)
-  done
-  deadline=$((SECONDS + 180))
-  while :; do
-    ready=0
-    for ((k = 0; k < procs; k++)); do
-      grep -q '^READY' "$WORK/$broker-conn-$k.out" 2>/dev/null && ready=$((ready + 1))
-    done
-    [ "$ready" -eq "$procs" ] && break
-    for pid in "${TOOL_PIDS[@]}"; do
-      if ! kill -0 "$pid" 2>/dev/null; then
-        log "$broker: a bench process exited early: $(cat "$WORK"/"$broker"-conn-*.err)"
-        CELL[$broker,conns]="failed"
-        for p in "${TOOL_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-        for p in "${TOOL_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-        TOOL_PIDS=()
-        stop_broker
-        return
-      fi
-    done
-    [ "$SECONDS" -lt "$deadline" ] || die "$broker: connections not ready after 180 s"
-    sleep 0.2
-  done
-  # Let the broker finish whatever the last CONNECTs started before measuring.
-  sleep 2
-  after=$(rss_kb)
-  for pid in "${TOOL_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
-  for pid in "${TOOL_PIDS[@]}"; do wait "$pid" || true; done
-  TOOL_PIDS=()
-  local slowest
-  slowest=$(python3 - "$WORK"/"$broker"-conn-*.out <<'EOF'
-import json, sys
-times = []
-for path in sys.argv[1:]:
-    for line in open(path):
-        if line.startswith("{"):
-            times.append(json.loads(line)["connect_s"])
-print(f"{max(times):.2f}" if times else "nan")
-EOF
-)
-  CELL[$broker,conns]=$(python3 -c "
-before, after, n, t = $before, $after, $CONNS, float('$slowest')
-print(f'{(after - before) / n:.2f} KB/conn (RSS {before/1024:.1f} -> {after/1024:.1f} MB; connected in {t:.2f} s, {n / t:,.0f}/s)')")
+  if hold_idle_connections "$broker" "$CONNS" "$PER_PROC"; then
+    CELL[$broker,conns]=$(idle_cell "$CONNS")
+  else
+    CELL[$broker,conns]="failed"
+  fi
   stop_broker
 }
 

@@ -138,6 +138,9 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str()
       ->group(load);
   cmd->add_option("--subscribers", o->subscribers, "Subscribing connections")->capture_default_str()->group(load);
+  cmd->add_flag("--persistent-subscribers", o->persistent_subscribers,
+                "Subscribers use persistent sessions (3.1.1 clean session 0, v5 session expiry 1 h)")
+      ->group(load);
   cmd->add_option("--topic", o->topic, "Publish topic; %i is the publisher index")->capture_default_str()->group(load);
   cmd->add_option("--sub-topic", o->sub_topic, "Subscription filter")->capture_default_str()->group(load);
   cmd->add_option("--qos", o->qos, "QoS of publishes and subscriptions")

@@ -228,6 +228,10 @@ void BenchClient::send_connect() {
   mqtt::Connect connect;
   connect.version = env_.version;
   connect.clean_start = true;
+  if (env_.persistent_subscribers && role_ == ClientRole::Subscriber) {
+    connect.clean_start = false;
+    if (env_.version == mqtt::ProtocolVersion::V5) connect.properties.session_expiry_interval = 3600;
+  }
   connect.keep_alive = env_.keep_alive;
   connect.client_id = client_id_;
   connect.username = env_.username;

@@ -51,6 +51,7 @@ struct BenchOptions {
   // Load mode.
   unsigned publishers = 1;
   unsigned subscribers = 1;
+  bool persistent_subscribers = false;  // clean session 0 (v5: session expiry 1 h)
   std::string topic = "bench/%i";  // %i: publisher index
   std::string sub_topic = "bench/#";
   int qos = 0;

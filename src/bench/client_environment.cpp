@@ -112,6 +112,7 @@ ClientEnvironment make_environment(const BenchOptions& options) {
   env.verify_peer = !options.insecure;
   env.version = options.protocol == 5 ? mqtt::ProtocolVersion::V5 : mqtt::ProtocolVersion::V311;
   env.keep_alive = options.keep_alive;
+  env.persistent_subscribers = options.persistent_subscribers;
   env.username = options.username;
   env.password = options.password;
   env.connect_timeout = std::chrono::milliseconds(static_cast<int64_t>(options.connect_timeout * 1000));

@@ -61,6 +61,7 @@ struct ClientEnvironment {
   bool verify_peer = true;
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::V311;
   uint16_t keep_alive = 600;
+  bool persistent_subscribers = false;
   std::optional<std::string> username;
   std::optional<std::string> password;
   std::chrono::milliseconds connect_timeout{10000};

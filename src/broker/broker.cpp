@@ -164,6 +164,48 @@ void Broker::change_subscriptions(unsigned origin, std::shared_ptr<Session> s,
   apply(origin);
 }
 
+void Broker::close_matching(std::function<bool(const identity::DeviceIdentity&)> match, const std::string& why) {
+  auto shared = std::make_shared<std::function<bool(const identity::DeviceIdentity&)>>(std::move(match));
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->post([worker, shared, why] {
+      size_t n = worker->close_matching(*shared, mqtt::ReasonCode::NotAuthorized, why);
+      if (n) log::info("closed {} connection(s) on worker {}: {}", n, worker->index(), why);
+    });
+  }
+}
+
+void Broker::publish_event(std::string topic, std::string payload) {
+  auto msg = std::make_shared<Message>();
+  msg->topic = std::move(topic);
+  msg->payload = std::move(payload);
+  msg->qos = mqtt::QoS::AtLeastOnce;
+  Worker* w = workers_.front().get();
+  w->post([w, m = MessagePtr(std::move(msg))] { w->route(m); });
+}
+
+void Broker::refresh_policies() {
+  if (authorizer_ == nullptr) return;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->post([worker] {
+      size_t n = worker->refresh_policies();
+      log::debug("worker {}: recompiled {} policy snapshot(s)", worker->index(), n);
+    });
+  }
+}
+
+void Broker::close_certificate_connections(const std::string& certificate_id, const std::string& why) {
+  close_matching([certificate_id](const identity::DeviceIdentity& d) { return d.certificate_id == certificate_id; },
+                 why);
+}
+
+void Broker::close_ca_connections(const std::string& ca_certificate_id, const std::string& why) {
+  close_matching(
+      [ca_certificate_id](const identity::DeviceIdentity& d) { return d.ca_certificate_id == ca_certificate_id; },
+      why);
+}
+
 BrokerStats Broker::stats() const {
   BrokerStats st;
   for (const auto& w : workers_) {
@@ -173,6 +215,8 @@ BrokerStats Broker::stats() const {
     st.messages_dropped += ws.messages_dropped.load(std::memory_order_relaxed);
     st.connections += ws.connections.load(std::memory_order_relaxed);
     st.protocol_errors += ws.protocol_errors.load(std::memory_order_relaxed);
+    st.auth_failures += ws.auth_failures.load(std::memory_order_relaxed);
+    st.authz_failures += ws.authz_failures.load(std::memory_order_relaxed);
   }
   {
     std::lock_guard lock(sessions_mu_);

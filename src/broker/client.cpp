@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "broker/broker.hpp"
+#include "broker/persist.hpp"
 #include "broker/worker.hpp"
 #include "common/log.hpp"
 #include "mqtt/topic.hpp"
@@ -113,6 +114,16 @@ void Client::handle(mqtt::Connect& c) {
     *client_id_ = worker_.broker().new_client_id();
     assigned_id_ = true;
   }
+  // Kept for the connection's life: the socket is gone when the
+  // disconnect is reported. (An IPv4 address fits the string's own buffer.)
+  source_ip_ = source_ip();
+  if (auto* authorizer = worker_.broker().authorizer()) {
+    policy_ = authorizer->snapshot_for(identity_.get(), *client_id_, source_ip_);
+    if (!policy_->allowed(policy::Action::Connect, *client_id_)) {
+      denied(policy::Action::Connect, *client_id_);
+      return refuse_connect(ReasonCode::NotAuthorized, "not authorized to connect as this client id");
+    }
+  }
   if (c.will) {
     if (!mqtt::valid_topic_name(c.will->topic)) {
       return refuse_connect(ReasonCode::TopicNameInvalid, "invalid will topic");
@@ -156,6 +167,24 @@ bool Client::attach_session(const std::shared_ptr<Session>& s, bool session_pres
   s->expires_at = Clock::time_point::max();
   s->will.reset();  // reconnected within the will delay: the will is not sent
 
+  // A persistent session is acknowledged only once it is on disk; until then
+  // the connection stays Connecting (pipelined packets wait, QoS 1/2 queue).
+  if (worker_.persist_session_attach(*s)) {
+    std::weak_ptr<Client> weak = weak_from_this();
+    worker_.after_durable([weak, session_present](bool ok) {
+      auto c = weak.lock();
+      if (!c || c->state_ != State::Connecting || !c->session_) return;
+      if (!ok) return c->refuse_connect(ReasonCode::ServerUnavailable, "cannot store the session");
+      c->complete_connect(session_present);
+    });
+    return true;
+  }
+  complete_connect(session_present);
+  return true;
+}
+
+void Client::complete_connect(bool session_present) {
+  const std::shared_ptr<Session>& s = session_;
   mqtt::Connack ack;
   ack.session_present = session_present;
   if (version() == ProtocolVersion::V5) {
@@ -175,9 +204,37 @@ bool Client::attach_session(const std::shared_ptr<Session>& s, bool session_pres
     resend_inflight();
     pump_session();
   }
+  if (auto* events = worker_.broker().connection_events()) event_handle_ = events->connected(facts(source_ip()));
   // Packets the client pipelined behind CONNECT.
   process_packets();
-  return true;
+}
+
+ConnectionFacts Client::facts(const std::string& source_ip) const {
+  return ConnectionFacts{client_id(), identity_.get(), source_ip};
+}
+
+void Client::refresh_policy() {
+  auto* authorizer = worker_.broker().authorizer();
+  if (authorizer == nullptr || (!client_id_ && !session_)) return;
+  if (state_ != State::Connecting && state_ != State::Connected) return;
+  policy_ = authorizer->snapshot_for(identity_.get(), client_id(), source_ip());
+}
+
+void Client::denied(policy::Action action, std::string_view resource) {
+  WorkerStats::inc(worker_.stats().authz_failures);
+  if (auto* events = worker_.broker().connection_events()) {
+    const std::string ip = source_ip();
+    events->authorization_failed(facts(ip), policy::to_string(action), resource);
+  }
+  log::debug("not authorized: {} {} on {} (client {})", remote_address(), policy::to_string(action), resource,
+             client_id());
+}
+
+std::string Client::source_ip() const {
+  if (!source_ip_.empty()) return source_ip_;
+  std::string address = remote_address();
+  if (auto colon = address.rfind(':'); colon != std::string::npos) address.resize(colon);
+  return address;
 }
 
 void Client::refuse_connect(ReasonCode rc, const std::string& why) {
@@ -204,6 +261,16 @@ void Client::handle(mqtt::Publish& p) {
     return fail(ReasonCode::ProtocolError, "PUBLISH from a client carries a subscription identifier");
   }
   if (!mqtt::valid_topic_name(p.topic)) return fail(ReasonCode::TopicNameInvalid, "invalid topic name");
+  if (policy_ && (!policy_->allowed(policy::Action::Publish, p.topic) ||
+                  (p.retain && !policy_->allowed(policy::Action::RetainPublish, p.topic)))) {
+    denied(p.retain ? policy::Action::RetainPublish : policy::Action::Publish, p.topic);
+    // As AWS IoT: MQTT 3.1.1 has no way to say no, so the connection closes;
+    // a v5 client is told (QoS 1/2) and keeps its connection.
+    if (!v5) return fail(ReasonCode::NotAuthorized, "not authorized to publish to this topic");
+    if (p.qos == QoS::AtLeastOnce) send(mqtt::Puback{p.packet_id, ReasonCode::NotAuthorized, {}});
+    if (p.qos == QoS::ExactlyOnce) send(mqtt::Pubrec{p.packet_id, ReasonCode::NotAuthorized, {}});
+    return;
+  }
   if (v5 && p.properties.payload_format_indicator.value_or(0) == 1 && !mqtt::valid_mqtt_utf8(p.payload)) {
     if (p.qos == QoS::AtMostOnce) return fail(ReasonCode::PayloadFormatInvalid, "payload is not UTF-8");
     if (p.qos == QoS::AtLeastOnce) send(mqtt::Puback{p.packet_id, ReasonCode::PayloadFormatInvalid, {}});
@@ -235,23 +302,48 @@ void Client::handle(mqtt::Publish& p) {
   msg->payload = std::move(p.payload);
   MessagePtr shared = std::move(msg);
   WorkerStats::inc(worker_.stats().messages_in);
-  if (shared->retain) worker_.broker().retained().set(shared);
+  bool durable = false;  // the acknowledgement waits for the message store
+  if (shared->retain) {
+    worker_.broker().retained().set(shared);
+    durable = worker_.persist_retained(shared);
+  }
   bool congested = false;
-  size_t matched = worker_.route(shared, &congested);
-  if (congested) throttled_ = true;
+  size_t persisted = 0;
+  size_t matched = worker_.route(shared, &congested, &persisted);
+  if (congested || worker_.persist_congested()) throttled_ = true;
+  // Acknowledgements go out in order: once one waits, the next ones do too.
+  durable = durable || persisted > 0 || acks_waiting_ > 0;
 
   ReasonCode rc = (v5 && matched == 0) ? ReasonCode::NoMatchingSubscribers : ReasonCode::Success;
   if (p.qos == QoS::AtLeastOnce) {
-    send(mqtt::Puback{p.packet_id, rc, {}});
+    mqtt::Puback ack{p.packet_id, rc, {}};
+    if (durable) return ack_after_durable(std::move(ack));
+    send(ack);
   } else if (p.qos == QoS::ExactlyOnce) {
     s.inbound_qos2.push_back(p.packet_id);
-    send(mqtt::Pubrec{p.packet_id, rc, {}});
+    mqtt::Pubrec ack{p.packet_id, rc, {}};
+    if (durable) return ack_after_durable(std::move(ack));
+    send(ack);
   }
+}
+
+void Client::ack_after_durable(mqtt::Packet ack) {
+  ++acks_waiting_;
+  std::weak_ptr<Client> weak = weak_from_this();
+  worker_.after_durable([weak, ack = std::move(ack)](bool ok) {
+    auto c = weak.lock();
+    if (!c) return;
+    --c->acks_waiting_;
+    if (c->state_ != State::Connected) return;
+    if (!ok) return c->fail(ReasonCode::UnspecifiedError, "cannot store the message");
+    c->send(ack);
+  });
 }
 
 void Client::handle(const mqtt::Puback& p) {
   ptrdiff_t at = session_->find_inflight(p.packet_id, Inflight::State::AwaitPuback);
   if (at < 0) return;  // unknown id: nothing to release
+  worker_.forget_delivery(session_->inflight[static_cast<size_t>(at)].delivery);
   session_->erase_inflight(static_cast<size_t>(at));
   pump_session();
 }
@@ -264,6 +356,7 @@ void Client::handle(const mqtt::Pubrec& p) {
     return;
   }
   if (is_error(p.reason)) {  // the subscriber refused it: the flow ends here
+    worker_.forget_delivery(inf[static_cast<size_t>(at)].delivery);
     session_->erase_inflight(static_cast<size_t>(at));
     pump_session();
     return;
@@ -288,11 +381,16 @@ void Client::handle(const mqtt::Pubrel& p) {
 void Client::handle(const mqtt::Pubcomp& p) {
   ptrdiff_t at = session_->find_inflight(p.packet_id, Inflight::State::AwaitPubcomp);
   if (at < 0) return;
+  worker_.forget_delivery(session_->inflight[static_cast<size_t>(at)].delivery);
   session_->erase_inflight(static_cast<size_t>(at));
   pump_session();
 }
 
 bool Client::send_delivery(const Delivery& d, uint16_t packet_id, bool dup) {
+  if (policy_ && !policy_->allowed(policy::Action::Receive, d.msg->topic)) {
+    denied(policy::Action::Receive, d.msg->topic);
+    return false;  // not delivered; a QoS 1/2 copy is forgotten by the caller
+  }
   mqtt::PublishView v;
   v.dup = dup;
   v.qos = d.qos;
@@ -323,13 +421,19 @@ void Client::pump_session() {
   while (s.inflight.size() < inflight_window_ && !s.queue.empty()) {
     Delivery d = std::move(s.queue.front());
     s.queue.pop_front();
-    if (d.msg->expired(now)) continue;
+    if (d.msg->expired(now)) {
+      worker_.forget_delivery(d);
+      continue;
+    }
     if (d.qos == QoS::AtMostOnce) {
       send_delivery(d, 0, false);
       continue;
     }
     uint16_t id = s.next_packet_id();
-    if (!send_delivery(d, id, false)) continue;  // too large for this client: dropped
+    if (!send_delivery(d, id, d.redelivery)) {  // too large for this client: dropped
+      worker_.forget_delivery(d);
+      continue;
+    }
     s.add_inflight(Inflight{id,
                                   d.qos == QoS::AtLeastOnce ? Inflight::State::AwaitPuback
                                                             : Inflight::State::AwaitPubrec,
@@ -375,6 +479,11 @@ void Client::handle(mqtt::Subscribe& sub) {
     if (shared && ts.options.no_local) {
       return fail(ReasonCode::ProtocolError, "No Local on a shared subscription");
     }
+    if (policy_ && !policy_->allowed(policy::Action::Subscribe, ts.filter)) {
+      denied(policy::Action::Subscribe, ts.filter);
+      suback->reasons.push_back(v5 ? ReasonCode::NotAuthorized : ReasonCode::UnspecifiedError);
+      continue;
+    }
     SubscriberRef ref{session_, ts.options, sub_id};
     auto& subs = s.subscriptions();
     bool is_new = subs.find(ts.filter) == subs.end();
@@ -408,7 +517,29 @@ void Client::handle(mqtt::Subscribe& sub) {
     done();
     return;
   }
-  worker_.broker().change_subscriptions(worker_.index(), session_, std::move(changes), std::move(done));
+  if (!s.durable.load(std::memory_order_relaxed)) {
+    worker_.broker().change_subscriptions(worker_.index(), session_, std::move(changes), std::move(done));
+    return;
+  }
+  // A persistent session: SUBACK once every worker routes to the new
+  // subscriptions and they are on disk, whichever comes last.
+  for (const auto& ch : changes) {
+    const auto& rec = s.subscriptions()[ch.filter];
+    worker_.persist(store::PutSubscription{store::StoredSubscription{
+        static_cast<int64_t>(s.id()), ch.filter, options_byte(rec.options), rec.subscription_id}});
+  }
+  auto remaining = std::make_shared<int>(2);
+  auto stored_ok = std::make_shared<bool>(true);
+  auto part_done = [weak, remaining, stored_ok, done] {
+    if (--*remaining != 0) return;
+    if (*stored_ok) return done();
+    if (auto c = weak.lock()) c->fail(ReasonCode::UnspecifiedError, "cannot store the subscription");
+  };
+  worker_.after_durable([part_done, stored_ok](bool ok) {
+    *stored_ok = ok;
+    part_done();
+  });
+  worker_.broker().change_subscriptions(worker_.index(), session_, std::move(changes), part_done);
 }
 
 void Client::handle(const mqtt::Unsubscribe& u) {
@@ -423,6 +554,9 @@ void Client::handle(const mqtt::Unsubscribe& u) {
       continue;
     }
     subs.erase(it);
+    if (session_->durable.load(std::memory_order_relaxed)) {
+      worker_.persist(store::DeleteSubscription{static_cast<int64_t>(session_->id()), f});
+    }
     ack.reasons.push_back(ReasonCode::Success);
     changes.push_back(Broker::TreeChange{f, false, {}});
   }
@@ -445,6 +579,7 @@ void Client::handle(const mqtt::Disconnect& d) {
     }
   }
   if (d.reason != ReasonCode::DisconnectWithWillMessage) will_.reset();
+  client_disconnected_ = true;
   close_now();
 }
 
@@ -480,6 +615,7 @@ void Client::fail(ReasonCode rc, const std::string& why) {
 
 void Client::disconnect(ReasonCode rc, const std::string& why) {
   if (state_ == State::Closing || state_ == State::Closed) return;
+  close_reason_ = rc;
   if (state_ == State::Connected && version() == ProtocolVersion::V5) {
     mqtt::Disconnect d;
     d.reason = rc;
@@ -514,6 +650,27 @@ void Client::lost() {
   if (lost_done_) return;
   lost_done_ = true;
   auto self = shared_from_this();  // keep alive until the end of this function
+  if (event_handle_ != 0) {
+    if (auto* events = worker_.broker().connection_events()) {
+      DisconnectCause cause = DisconnectCause::ConnectionLost;
+      if (client_disconnected_) {
+        cause = DisconnectCause::ClientInitiated;
+      } else {
+        switch (close_reason_) {
+          case ReasonCode::Success: cause = DisconnectCause::ConnectionLost; break;
+          case ReasonCode::SessionTakenOver: cause = DisconnectCause::DuplicateClientId; break;
+          case ReasonCode::KeepAliveTimeout: cause = DisconnectCause::KeepAliveTimeout; break;
+          case ReasonCode::NotAuthorized: cause = DisconnectCause::ForbiddenAccess; break;
+          case ReasonCode::ServerShuttingDown:
+          case ReasonCode::ServerBusy:
+          case ReasonCode::AdministrativeAction: cause = DisconnectCause::ServerInitiated; break;
+          default: cause = DisconnectCause::ClientError; break;
+        }
+      }
+      events->disconnected(event_handle_, facts(source_ip_), cause);
+    }
+    event_handle_ = 0;
+  }
   if (session_) {
     session_->client.reset();
     session_->online.store(false, std::memory_order_relaxed);

@@ -16,8 +16,11 @@
 #include <optional>
 #include <string>
 
+#include "broker/connection_events.hpp"
 #include "broker/message.hpp"
 #include "broker/session.hpp"
+#include "identity/device_identity.hpp"
+#include "policy/policy.hpp"
 #include "mqtt/server_protocol.hpp"
 #include "net/listener.hpp"
 
@@ -45,6 +48,11 @@ class Client : public std::enable_shared_from_this<Client> {
   virtual std::string remote_address() const = 0;
   mqtt::ProtocolVersion version() const { return proto_.version(); }
   const std::string& client_id() const;
+  // The device's certificate identity (mutual TLS); null for plaintext clients.
+  const identity::DeviceIdentityPtr& identity() const { return identity_; }
+  // Recompiles this connection's policy snapshot (the control plane changed
+  // something it depends on). No-op without an authorizer or before CONNECT.
+  void refresh_policy();
 
   // ---- called by the worker/broker (on this worker) ----
   // The session registry answered our CONNECT: the session is now ours.
@@ -98,6 +106,15 @@ class Client : public std::enable_shared_from_this<Client> {
     return t;
   }
 
+  identity::DeviceIdentityPtr identity_;  // set by the TLS transport after the handshake
+  // What this connection may do (null: no authorizer configured). Replaced,
+  // never modified, when the registry changes; read without locks.
+  std::shared_ptr<const policy::PolicySnapshot> policy_;
+  uint64_t event_handle_ = 0;  // from ConnectionEvents::connected; 0 = not reported
+  std::string source_ip_;      // set at CONNECT
+  // Why the connection is closing (the first reason wins), for the events.
+  mqtt::ReasonCode close_reason_ = mqtt::ReasonCode::Success;
+  bool client_disconnected_ = false;
   std::string out_;       // output accumulated this turn
   bool writing_ = false;  // a write is in progress
   bool throttled_ = false;
@@ -115,12 +132,20 @@ class Client : public std::enable_shared_from_this<Client> {
   void handle(const mqtt::Disconnect& d);
   void send(const mqtt::Packet& p);
   void refuse_connect(mqtt::ReasonCode rc, const std::string& why);
+  // Counts and logs a policy denial of `action` on `resource`.
+  void denied(policy::Action action, std::string_view resource);
+  ConnectionFacts facts(const std::string& source_ip) const;
+  std::string source_ip() const;
   void fail(mqtt::ReasonCode rc, const std::string& why);
   void close_now();
   void lost();
   void mark_dirty();
   void pump_session();
   void resend_inflight();
+  // Durability: CONNACK once a persistent session is on disk; acknowledgements
+  // (PUBACK/PUBREC) that wait for stored records, kept in order.
+  void complete_connect(bool session_present);
+  void ack_after_durable(mqtt::Packet ack);
   MessagePtr make_will_message() const;
   void release_will();
 
@@ -144,6 +169,7 @@ class Client : public std::enable_shared_from_this<Client> {
   bool dirty_ = false;
   bool lost_done_ = false;
   bool will_now_ = false;  // publish the will without its delay (session ended)
+  uint32_t acks_waiting_ = 0;  // PUBACK/PUBREC waiting for the message store
   Clock::time_point state_since_;  // when AwaitConnect / Closing began
   Clock::time_point last_rx_;
 
@@ -154,5 +180,10 @@ class Client : public std::enable_shared_from_this<Client> {
 std::shared_ptr<Client> make_tcp_client(Worker& worker, net::WorkerSocket socket);
 std::shared_ptr<Client> make_tls_client(Worker& worker, net::WorkerSocket socket,
                                         std::shared_ptr<boost::asio::ssl::context> tls);
+
+// Mutual TLS on `tls`: clients must present a certificate, and the chain goes
+// to the broker's DeviceAuthenticator (Broker::set_device_authenticator)
+// instead of OpenSSL's own verification. Call once, before listening.
+void require_client_certificates(boost::asio::ssl::context& tls);
 
 }  // namespace fg::broker

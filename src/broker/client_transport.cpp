@@ -26,8 +26,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "broker/broker.hpp"
 #include "broker/client.hpp"
 #include "broker/worker.hpp"
+#include "common/log.hpp"
 #include "net/listener.hpp"
 
 namespace fg::broker {
@@ -131,6 +133,10 @@ class EpollClient : public Client, public net::EpollHandler {
   // Advances the handshake; Ok when done, WantRead/WantWrite to wait, Error.
   virtual Io io_handshake() { return {}; }
   virtual void io_close() {}
+  // After the handshake: false when the peer is refused (the connection is
+  // then already closing).
+  virtual bool on_handshake_complete() { return true; }
+  virtual void on_handshake_failed(const std::string& /*error*/) {}
 
   int fd() const { return fd_; }
 
@@ -167,6 +173,7 @@ class EpollClient : public Client, public net::EpollHandler {
       case Io::Status::Ok:
         handshake_done_ = true;
         handshake_wants_write_ = false;
+        if (!on_handshake_complete()) return true;
         update_interest();
         flush_output();  // anything queued meanwhile
         read_available();
@@ -177,6 +184,7 @@ class EpollClient : public Client, public net::EpollHandler {
         update_interest();
         return false;
       default:
+        on_handshake_failed(r.error);
         on_transport_error(r.error);
         return true;
     }
@@ -294,11 +302,19 @@ class TcpClient final : public EpollClient {
 };
 
 // TLS with OpenSSL on the socket itself (no BIO pair, no extra buffers).
+//
+// Mutual TLS: when the broker has a DeviceAuthenticator, the context asks
+// for a client certificate and OpenSSL hands the presented chain to
+// verify_device_chain (below) instead of verifying it itself; the
+// authenticator's answer becomes this connection's identity, or a refusal
+// that fails the handshake. A resumed session skips that callback, so the
+// registry is asked again once the handshake completes.
 class TlsClient final : public EpollClient {
  public:
   TlsClient(Worker& w, int fd, std::shared_ptr<boost::asio::ssl::context> ctx)
       : EpollClient(w, fd), ctx_(std::move(ctx)), ssl_(SSL_new(ctx_->native_handle())) {
     if (ssl_) {
+      SSL_set_app_data(ssl_, this);
       SSL_set_fd(ssl_, fd);
       SSL_set_accept_state(ssl_);
       SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
@@ -342,6 +358,57 @@ class TlsClient final : public EpollClient {
     if (ssl_ && SSL_is_init_finished(ssl_)) SSL_shutdown(ssl_);
   }
 
+ public:
+  // From verify_device_chain, during SSL_do_handshake (this thread).
+  int on_client_chain(X509* leaf, STACK_OF(X509) * presented) {
+    auto* auth = worker().broker().device_authenticator();
+    if (auth == nullptr) return 0;
+    auto r = auth->authenticate(leaf, presented, remote_address());
+    if (!r) {
+      failure_ = std::make_unique<identity::AuthenticationFailure>(std::move(r.error()));
+      return 0;
+    }
+    identity_ = std::move(*r);
+    return 1;
+  }
+
+ protected:
+  bool on_handshake_complete() override {
+    auto* auth = worker().broker().device_authenticator();
+    if (auth == nullptr || identity_) return true;
+    // A resumed session: the chain was verified when it began; the
+    // certificate's registry status may have changed since.
+    auto r = auth->reauthenticate(SSL_get0_peer_certificate(ssl_));
+    if (r) {
+      identity_ = std::move(*r);
+      return true;
+    }
+    failure_ = std::make_unique<identity::AuthenticationFailure>(std::move(r.error()));
+    on_handshake_failed("resumed session refused");
+    on_transport_error("device refused");
+    return false;
+  }
+
+  void on_handshake_failed(const std::string& error) override {
+    if (worker().broker().device_authenticator() == nullptr) return;
+    // Every failed handshake on the mutual-TLS listener is an authentication
+    // failure: no certificate, a bad one, or not a TLS client at all.
+    WorkerStats::inc(worker().stats().auth_failures);
+    const std::string peer = remote_address();
+    if (failure_) {
+      log::info("refused TLS client {}: {} ({}){}{}", peer, failure_->message,
+                identity::to_string(failure_->reason), failure_->certificate_id.empty() ? "" : ", certificate ",
+                failure_->certificate_id);
+    } else {
+      log::info("refused TLS client {}: {}", peer, error);
+    }
+    if (auto* events = worker().broker().connection_events()) {
+      const std::string ip = peer.substr(0, peer.rfind(':'));
+      events->authentication_failed(ip, failure_ ? identity::to_string(failure_->reason) : error,
+                                    failure_ ? failure_->certificate_id : std::string());
+    }
+  }
+
  private:
   Io status_of(int rc) {
     switch (SSL_get_error(ssl_, rc)) {
@@ -363,13 +430,36 @@ class TlsClient final : public EpollClient {
 
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // keeps the SSL_CTX alive
   SSL* ssl_;
+  std::unique_ptr<identity::AuthenticationFailure> failure_;  // why the handshake refused the peer
 };
+
+// OpenSSL's whole-chain verification hook (SSL_CTX_set_cert_verify_callback):
+// hands the presented chain to the connection's authenticator.
+int verify_device_chain(X509_STORE_CTX* store_ctx, void* /*arg*/) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store_ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* client = ssl ? static_cast<TlsClient*>(SSL_get_app_data(ssl)) : nullptr;
+  if (client == nullptr) return 0;
+  if (client->on_client_chain(X509_STORE_CTX_get0_cert(store_ctx), X509_STORE_CTX_get0_untrusted(store_ctx)) == 1) {
+    return 1;
+  }
+  X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_CERT_REJECTED);
+  return 0;
+}
 
 }  // namespace
 
 std::shared_ptr<Client> make_tcp_client(Worker& worker, WorkerSocket socket) {
   // The socket leaves Asio: the worker's EpollLoop watches it from now on.
   return std::make_shared<TcpClient>(worker, socket.release());
+}
+
+void require_client_certificates(boost::asio::ssl::context& tls) {
+  SSL_CTX* ctx = tls.native_handle();
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_cert_verify_callback(ctx, verify_device_chain, nullptr);
+  // Session resumption with client certificates needs a session id context.
+  static constexpr unsigned char kSessionContext[] = "fleetguard-mqtt";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
 }
 
 std::shared_ptr<Client> make_tls_client(Worker& worker, WorkerSocket socket,

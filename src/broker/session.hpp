@@ -32,6 +32,11 @@ struct Delivery {
   mqtt::QoS qos = mqtt::QoS::AtMostOnce;
   bool retain = false;       // RETAIN flag as sent to this subscriber
   uint32_t subscription_id = 0;
+  // Durability (persistent sessions only): the store's record of this copy
+  // (0 = not stored), deleted once the subscriber has acknowledged it; and
+  // whether it may have been sent before (restored after a restart: DUP).
+  int64_t seq = 0;
+  bool redelivery = false;
 };
 
 struct Inflight {
@@ -73,6 +78,9 @@ class Session {
   // QoS 1/2 deliveries posted to the owner by other workers and not yet
   // received: counted so that congestion is seen before the batches land.
   std::atomic<uint32_t> in_transit{0};
+  // The session is persistent and written to the message store (set by the
+  // owner; read by any worker routing to it, to store QoS 1/2 copies first).
+  std::atomic<bool> durable{false};
 
   // ---- owner worker only ----
   bool alive = true;                    // false once ended; late deliveries are dropped

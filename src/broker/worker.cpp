@@ -4,6 +4,7 @@
 
 #include "broker/broker.hpp"
 #include "broker/client.hpp"
+#include "broker/persist.hpp"
 
 namespace fg::broker {
 
@@ -40,6 +41,7 @@ Worker::~Worker() {
 
 void Worker::start() {
   outbox_.resize(broker_.worker_count());
+  persister_ = broker_.persister();
   epoll_.start();
   schedule_sweep();
 }
@@ -117,6 +119,9 @@ void Worker::flush() {
     c->flush_output();
   }
   dirty_.clear();
+  // Records before cross-worker deliveries: a subscriber's acknowledgement
+  // (which deletes a record) is then always submitted after the record.
+  if (!persist_ops_.empty() || !persist_done_.empty()) submit_persisted();
   if (!outbox_pending_) return;
   outbox_pending_ = false;
   for (unsigned w = 0; w < outbox_.size(); ++w) {
@@ -137,8 +142,25 @@ void Worker::receive_batch(std::vector<Remote>& batch) {
   }
 }
 
-size_t Worker::route(const MessagePtr& msg, bool* congested) {
+size_t Worker::route(const MessagePtr& msg, bool* congested, size_t* persisted) {
   size_t matched = 0;
+  int64_t stored_id = 0;  // the message's record, written once for all its stored copies
+  // A QoS 1/2 copy for a persistent session is recorded before it is handed
+  // on (the delivery itself never waits for the disk).
+  auto store_copy = [&](Delivery& d, const SubscriberRef& ref) {
+    if (persister_ == nullptr || d.qos == mqtt::QoS::AtMostOnce ||
+        !ref.session->durable.load(std::memory_order_relaxed)) {
+      return;
+    }
+    if (stored_id == 0) {
+      stored_id = broker_.next_store_id();
+      persist(store::PutMessage{to_stored(*msg, stored_id)});
+    }
+    d.seq = broker_.next_store_id();
+    persist(store::PutDelivery{store::StoredDelivery{d.seq, static_cast<int64_t>(ref.session->id()), stored_id,
+                                                     static_cast<uint8_t>(d.qos), d.retain, d.subscription_id}});
+    if (persisted) ++*persisted;
+  };
   const bool queued_qos = msg->qos != mqtt::QoS::AtMostOnce;
   auto note_congestion = [&](const SubscriberRef& ref) {
     // Only connected subscribers push back: an offline session's queue just
@@ -164,7 +186,9 @@ size_t Worker::route(const MessagePtr& msg, bool* congested) {
         if (ref.options.no_local && ref.session->id() == msg->origin_session) return;
         ++matched;
         note_congestion(ref);
-        deliver(ref.session, to_delivery(ref));
+        Delivery d = to_delivery(ref);
+        store_copy(d, ref);
+        deliver(ref.session, std::move(d));
       },
       [&](auto& group) {
         // Shared subscription: one member per message, round robin, preferring
@@ -183,7 +207,9 @@ size_t Worker::route(const MessagePtr& msg, bool* congested) {
         ++matched;
         const SubscriberRef& ref = group.members[pick].value;
         note_congestion(ref);
-        deliver(ref.session, to_delivery(ref));
+        Delivery d = to_delivery(ref);
+        store_copy(d, ref);
+        deliver(ref.session, std::move(d));
       });
   return matched;
 }
@@ -204,7 +230,10 @@ void Worker::deliver(const std::shared_ptr<Session>& s, Delivery d) {
 
 void Worker::deliver_local(Session& s, Delivery d) {
   if (!s.alive) return;
-  if (d.msg->expires_at != Clock::time_point::max() && d.msg->expired(Clock::now())) return;
+  if (d.msg->expires_at != Clock::time_point::max() && d.msg->expired(Clock::now())) {
+    forget_delivery(d);
+    return;
+  }
   const BrokerConfig& cfg = broker_.config();
   Client* c = s.client.get();
   const bool connected = c != nullptr && c->state() == Client::State::Connected;
@@ -219,7 +248,10 @@ void Worker::deliver_local(Session& s, Delivery d) {
   }
   if (connected && s.queue.empty() && s.inflight.size() < c->inflight_window()) {
     uint16_t id = s.next_packet_id();
-    if (!c->send_delivery(d, id, false)) return;
+    if (!c->send_delivery(d, id, false)) {
+      forget_delivery(d);
+      return;
+    }
     s.add_inflight(Inflight{id,
                                   d.qos == mqtt::QoS::AtLeastOnce ? Inflight::State::AwaitPuback
                                                                   : Inflight::State::AwaitPubrec,
@@ -228,6 +260,7 @@ void Worker::deliver_local(Session& s, Delivery d) {
   }
   if (s.queue.size() >= cfg.max_queued_messages) {
     WorkerStats::inc(stats_.messages_dropped);
+    forget_delivery(d);
     return;
   }
   s.queue.push_back(std::move(d));
@@ -237,7 +270,10 @@ void Worker::deliver_local(Session& s, Delivery d) {
 }
 
 void Worker::publish_will(const MessagePtr& will) {
-  if (will->retain) broker_.retained().set(will);
+  if (will->retain) {
+    broker_.retained().set(will);
+    persist_retained(will);
+  }
   route(will);
 }
 
@@ -245,6 +281,10 @@ void Worker::end_session(const std::shared_ptr<Session>& s) {
   if (!s->alive) return;
   s->alive = false;
   s->online.store(false, std::memory_order_relaxed);
+  if (s->durable.load(std::memory_order_relaxed)) {
+    s->durable.store(false, std::memory_order_relaxed);
+    persist(store::DeleteSession{static_cast<int64_t>(s->id())});
+  }
   if (s->will) {
     MessagePtr will = s->will->msg;
     s->will.reset();
@@ -270,6 +310,11 @@ void Worker::session_offline(const std::shared_ptr<Session>& s) {
   }
   if (s->expiry_interval != 0xFFFFFFFF) {
     s->expires_at = Clock::now() + std::chrono::seconds(s->expiry_interval);
+  }
+  if (s->durable.load(std::memory_order_relaxed)) {
+    // The deadline on the wall clock, so that expiry survives a restart.
+    persist(store::PutSession{store::StoredSession{static_cast<int64_t>(s->id()), s->client_id(), s->expiry_interval,
+                                                   to_wall_ms(s->expires_at, Clock::now(), wall_now_ms())}});
   }
   if (s->expires_at != Clock::time_point::max() || s->will) offline_.push_back(s);
 }
@@ -297,9 +342,94 @@ void Worker::sweep() {
   if (index_ == 0) broker_.retained().purge_expired(now);
 }
 
+size_t Worker::close_matching(const std::function<bool(const identity::DeviceIdentity&)>& match,
+                              mqtt::ReasonCode reason, const std::string& why) {
+  size_t closed = 0;
+  for (auto& c : all_clients()) {
+    const auto& id = c->identity();
+    if (id && match(*id) && c->state() != Client::State::Closed) {
+      c->disconnect(reason, why);
+      ++closed;
+    }
+  }
+  flush();
+  return closed;
+}
+
+size_t Worker::refresh_policies() {
+  size_t n = 0;
+  for (auto& c : all_clients()) {
+    c->refresh_policy();
+    ++n;
+  }
+  return n;
+}
+
 void Worker::disconnect_all() {
   for (auto& c : all_clients()) c->disconnect(mqtt::ReasonCode::ServerShuttingDown, "server shutting down");
   flush();
+}
+
+// ---------------------------------------------------------------- durability
+
+void Worker::persist(store::MessageOp op) {
+  if (persister_ == nullptr) return;
+  persist_ops_.push_back(std::move(op));
+}
+
+void Worker::after_durable(Persister::Completion fn) {
+  if (persister_ == nullptr) {
+    fn(true);
+    return;
+  }
+  persist_done_.push_back(std::move(fn));
+}
+
+void Worker::submit_persisted() {
+  Persister::Completion done;
+  if (!persist_done_.empty()) {
+    done = [this, waiting = std::move(persist_done_)](bool ok) mutable {
+      post([waiting = std::move(waiting), ok]() mutable {
+        for (auto& fn : waiting) fn(ok);
+      });
+    };
+    persist_done_ = {};
+  }
+  persister_->submit(std::move(persist_ops_), std::move(done));
+  persist_ops_ = {};
+}
+
+void Worker::forget_delivery(const Delivery& d) {
+  if (d.seq != 0) persist(store::DeleteDelivery{d.seq});
+}
+
+bool Worker::persist_retained(const MessagePtr& msg) {
+  if (persister_ == nullptr) return false;
+  if (msg->payload.empty()) {
+    persist(store::DeleteRetained{msg->topic});
+  } else {
+    persist(store::PutRetained{to_stored(*msg, 0)});
+  }
+  return true;
+}
+
+bool Worker::persist_session_attach(Session& s) {
+  if (persister_ == nullptr) return false;
+  if (s.expiry_interval == 0) {
+    // Resumed without persistence (v5 expiry 0): it ends with this connection.
+    if (s.durable.load(std::memory_order_relaxed)) {
+      s.durable.store(false, std::memory_order_relaxed);
+      persist(store::DeleteSession{static_cast<int64_t>(s.id())});
+    }
+    return false;
+  }
+  s.durable.store(true, std::memory_order_relaxed);
+  persist(store::PutSession{store::StoredSession{static_cast<int64_t>(s.id()), s.client_id(), s.expiry_interval, 0}});
+  return true;
+}
+
+void Worker::restore_offline(std::shared_ptr<Session> s) {
+  if (s->expires_at != Clock::time_point::max()) offline_.push_back(std::move(s));
 }
 
 }  // namespace fg::broker

@@ -13,12 +13,15 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "broker/message.hpp"
+#include "broker/persister.hpp"
 #include "broker/session.hpp"
 #include "broker/topic_tree.hpp"
+#include "identity/device_identity.hpp"
 #include "net/epoll_loop.hpp"
 
 namespace fg::broker {
@@ -33,6 +36,8 @@ struct WorkerStats {
   std::atomic<uint64_t> messages_dropped{0};
   std::atomic<uint64_t> connections{0};
   std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> auth_failures{0};  // refused TLS clients (no, bad or unknown certificate)
+  std::atomic<uint64_t> authz_failures{0};  // actions denied by policy (connect, publish, subscribe, receive)
 
   static void inc(std::atomic<uint64_t>& c, uint64_t n = 1) {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -79,7 +84,9 @@ class Worker {
   // Returns the number of subscriptions it was delivered (or queued) to.
   // `congested` is set when a QoS 1/2 copy went to a session whose queue is
   // past its high-water mark.
-  size_t route(const MessagePtr& msg, bool* congested = nullptr);
+  // `persisted` (if given) counts the copies stored for persistent sessions:
+  // the publisher's acknowledgement must wait for them (after_durable).
+  size_t route(const MessagePtr& msg, bool* congested = nullptr, size_t* persisted = nullptr);
   // Resumes reading from `c` after a short pause (publisher backpressure).
   void pause_reading(const std::shared_ptr<Client>& c);
   // Hands a delivery to its session: now if this worker owns it, else batched.
@@ -96,6 +103,33 @@ class Worker {
 
   // Disconnects every connection (server shutting down).
   void disconnect_all();
+
+  // ---- durability (no-ops without a message store; see persister.hpp) ----
+  bool persisting() const { return persister_ != nullptr; }
+  // Queues a record write; submitted to the persistence thread at flush().
+  void persist(store::MessageOp op);
+  // Runs `fn` on this worker once everything this worker queued so far (and
+  // everything submitted before it by any worker) is durable (ok) or failed.
+  void after_durable(Persister::Completion fn);
+  // The store's write queue is long: publishers should pause reading.
+  bool persist_congested() const { return persister_ != nullptr && persister_->congested(); }
+  // A stored delivery was acknowledged or dropped: forget its record.
+  void forget_delivery(const Delivery& d);
+  // Writes (or deletes, for an empty payload) the retained message of its
+  // topic; returns true if a store is attached.
+  bool persist_retained(const MessagePtr& msg);
+  // A connection attached to `s` (owned here): records the session when it is
+  // persistent (returns true: CONNACK waits for after_durable), or deletes
+  // its records when it stopped being persistent.
+  bool persist_session_attach(Session& s);
+  // At load: a restored offline session owned by this worker.
+  void restore_offline(std::shared_ptr<Session> s);
+  // Closes every connection whose device identity matches `match` (a
+  // certificate deactivated, a CA deactivated); returns how many.
+  size_t close_matching(const std::function<bool(const identity::DeviceIdentity&)>& match,
+                        mqtt::ReasonCode reason, const std::string& why);
+  // Recompiles every connection's policy snapshot; returns how many.
+  size_t refresh_policies();
 
  private:
   struct Remote {
@@ -126,6 +160,10 @@ class Worker {
   std::vector<uint8_t> scratch_;
   WorkerStats stats_;
   bool stopping_ = false;
+  Persister* persister_ = nullptr;  // set at start() when the broker has a store
+  std::vector<store::MessageOp> persist_ops_;         // this turn's records
+  std::vector<Persister::Completion> persist_done_;  // and what waits for them
+  void submit_persisted();
 };
 
 }  // namespace fg::broker

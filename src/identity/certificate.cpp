@@ -75,16 +75,6 @@ bool asn1_time_to_unix(const ASN1_TIME* t, int64_t& out) {
   return true;
 }
 
-std::string serial_hex_of(const X509* cert) {
-  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
-  if (bn == nullptr) return {};
-  char* hex = BN_bn2hex(bn);
-  std::string out = hex != nullptr ? hex : "";
-  OPENSSL_free(hex);
-  BN_free(bn);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 KeyInfo key_info_of(const EVP_PKEY* key) {
   KeyInfo info;
@@ -191,6 +181,41 @@ Result<CertificateInfo, std::string> parse_certificate_der(std::span<const uint8
     return unexpected(std::string("certificate could not be re-encoded"));
   }
   return info;
+}
+
+std::string serial_hex_of(const X509* cert) {
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
+  if (bn == nullptr) return {};
+  char* hex = BN_bn2hex(bn);
+  std::string out = hex != nullptr ? hex : "";
+  OPENSSL_free(hex);
+  BN_free(bn);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string certificate_id_of(X509* cert) {
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert, &der);
+  if (len <= 0) {
+    ERR_clear_error();
+    return {};
+  }
+  std::string id = certificate_id_of_der(std::span<const uint8_t>(der, static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  return id;
+}
+
+DistinguishedName subject_of(X509* cert) {
+  DistinguishedName dn;
+  describe_name(X509_get_subject_name(cert), dn.line, dn.fields);
+  return dn;
+}
+
+DistinguishedName issuer_of(X509* cert) {
+  DistinguishedName dn;
+  describe_name(X509_get_issuer_name(cert), dn.line, dn.fields);
+  return dn;
 }
 
 Result<CertificateInfo, std::string> parse_certificate_pem(std::string_view pem) {

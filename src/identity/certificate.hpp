@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/types.h>
+
 #include "common/result.hpp"
 
 namespace fg::identity {
@@ -50,5 +52,20 @@ Result<CertificateInfo, std::string> parse_certificate_der(std::span<const uint8
 
 // AWS certificateId: lowercase hex SHA-256 of the DER bytes.
 std::string certificate_id_of_der(std::span<const uint8_t> der);
+
+// The certificate id of a parsed certificate (a TLS peer's), over OpenSSL's
+// canonical re-encoding as parse_certificate_der computes it. Empty when the
+// certificate cannot be encoded.
+std::string certificate_id_of(X509* cert);
+
+// A distinguished name as one line ("CN=a, O=b") and as short-name fields.
+struct DistinguishedName {
+  std::string line;
+  std::map<std::string, std::string> fields;
+};
+// Lowercase hex serial number, no leading "0x".
+std::string serial_hex_of(const X509* cert);
+DistinguishedName subject_of(X509* cert);
+DistinguishedName issuer_of(X509* cert);
 
 }  // namespace fg::identity

@@ -23,13 +23,15 @@ using json = nlohmann::json;
 using Kind = RegistryError::Kind;
 using records::erase;
 using records::fail;
+using records::check_certificate_id;
+using records::is_certificate_id;
 using records::put;
 
 constexpr const char* kCertificateKind = "certificate";
 constexpr const char* kThingPrincipalKind = "thing_principal";
 constexpr const char* kDeviceCommonName = "AWS IoT Certificate";  // what AWS puts in its device certificates
 constexpr int kDeviceCertificateDays = 3650;
-constexpr std::size_t kMaxCertificatePemLength = 65536;  // AWS CertificatePem
+using records::kMaxCertificatePemLength;
 constexpr std::size_t kMaxPrincipalLength = 2048;        // generous; AWS Principal has no explicit bound
 
 constexpr std::array<std::pair<CertificateStatus, const char*>, 6> kStatusNames{{
@@ -40,19 +42,6 @@ constexpr std::array<std::pair<CertificateStatus, const char*>, 6> kStatusNames{
     {CertificateStatus::RegisterInactive, "REGISTER_INACTIVE"},
     {CertificateStatus::PendingActivation, "PENDING_ACTIVATION"},
 }};
-
-bool is_certificate_id(const std::string& id) {
-  return id.size() == 64 &&
-         std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
-std::optional<RegistryError> check_certificate_id(const std::string& id) {
-  if (!is_certificate_id(id)) {
-    return RegistryError{Kind::InvalidRequest,
-                         "certificateId must be 64 lowercase hexadecimal characters, got '" + id.substr(0, 100) + "'"};
-  }
-  return std::nullopt;
-}
 
 json to_json(const Certificate& c) {
   return {{"id", c.id},
@@ -120,35 +109,23 @@ std::optional<CertificateStatus> parse_certificate_status(const std::string& tex
 }
 
 Result<store::Done, RegistryError> Registry::load_certificates_locked() {
-  std::string current;
-  try {
-    auto certs = store_.list(kCertificateKind);
-    if (!certs) return fail(Kind::Internal, "cannot read certificate records: " + certs.error().message);
-    for (const auto& r : *certs) {
-      current = r.kind + "/" + r.key;
-      auto c = certificate_from_json(json::parse(r.value));
-      if (c.id != r.key || !is_certificate_id(c.id)) {
-        return fail(Kind::Internal, "corrupt record " + current + ": id does not match key");
-      }
-      certificates_[c.id] = std::move(c);
-    }
-    auto attachments = store_.list(kThingPrincipalKind);
-    if (!attachments) return fail(Kind::Internal, "cannot read thing_principal records: " + attachments.error().message);
-    for (const auto& r : *attachments) {
-      current = r.kind + "/" + r.key;
-      auto slash = r.key.rfind('/');
-      std::string thing = r.key.substr(0, slash);
-      std::string id = slash == std::string::npos ? "" : r.key.substr(slash + 1);
-      if (!things_.contains(thing) || !certificates_.contains(id)) {
-        return fail(Kind::Internal, "corrupt record " + current + ": unknown thing or certificate");
-      }
-      principals_of_thing_[thing].insert(id);
-      things_of_certificate_[id].insert(thing);
-    }
-  } catch (const json::exception& e) {
-    return fail(Kind::Internal, "corrupt record " + current + ": " + e.what());
-  }
-  return store::Done{};
+  if (auto cas = load_ca_certificates_locked(); !cas) return cas;
+  auto loaded = records::for_each_record(store_, kCertificateKind, [&](const store::Record& r) -> std::optional<std::string> {
+    auto c = certificate_from_json(json::parse(r.value));
+    if (c.id != r.key || !is_certificate_id(c.id)) return "id does not match key";
+    certificates_[c.id] = std::move(c);
+    return std::nullopt;
+  });
+  if (!loaded) return loaded;
+  return records::for_each_record(store_, kThingPrincipalKind, [&](const store::Record& r) -> std::optional<std::string> {
+    auto slash = r.key.rfind('/');
+    std::string thing = r.key.substr(0, slash);
+    std::string id = slash == std::string::npos ? "" : r.key.substr(slash + 1);
+    if (!things_.contains(thing) || !certificates_.contains(id)) return "unknown thing or certificate";
+    principals_of_thing_[thing].insert(id);
+    things_of_certificate_[id].insert(thing);
+    return std::nullopt;
+  });
 }
 
 void Registry::notify(const std::string& id, CertificateStatus status) const {
@@ -167,7 +144,7 @@ void Registry::on_certificate_status_change(CertificateObserver observer) {
 }
 
 Result<Certificate, RegistryError> Registry::add_certificate(const identity::CertificateInfo& info,
-                                                             CertificateStatus status) {
+                                                             CertificateStatus status, const std::string& ca_id) {
   std::unique_lock lock(mu_);
   if (certificates_.contains(info.id)) {
     return fail(Kind::ResourceAlreadyExists, "certificate " + info.id + " is already registered");
@@ -178,7 +155,7 @@ Result<Certificate, RegistryError> Registry::add_certificate(const identity::Cer
   c.arn = arn("cert", info.id);
   c.pem = info.pem;
   c.status = status;
-  c.ca_certificate_id = cfg_.certificate_authority->certificate().id;
+  c.ca_certificate_id = ca_id;
   c.owned_by = cfg_.account_id;
   c.creation_date = t;
   c.last_modified_date = t;
@@ -202,7 +179,7 @@ Result<CreatedKeysAndCertificate, RegistryError> Registry::create_keys_and_certi
                                                          kDeviceCertificateDays);
   if (!issued) return fail(Kind::Internal, "cannot issue a device certificate: " + issued.error());
   auto status = activation == ActivationOnCreate::Active ? CertificateStatus::Active : CertificateStatus::Inactive;
-  auto cert = add_certificate(issued->certificate, status);
+  auto cert = add_certificate(issued->certificate, status, cfg_.certificate_authority->certificate().id);
   if (!cert) return fg::unexpected(std::move(cert.error()));
   return CreatedKeysAndCertificate{std::move(cert.value()), std::move(issued->private_key_pem),
                                    std::move(issued->public_key_pem)};
@@ -217,7 +194,7 @@ Result<Certificate, RegistryError> Registry::create_certificate_from_csr(const s
   auto signed_cert = cfg_.certificate_authority->sign_csr(csr_pem, kDeviceCertificateDays);
   if (!signed_cert) return fail(Kind::InvalidRequest, "invalid certificateSigningRequest: " + signed_cert.error());
   auto status = activation == ActivationOnCreate::Active ? CertificateStatus::Active : CertificateStatus::Inactive;
-  return add_certificate(*signed_cert, status);
+  return add_certificate(*signed_cert, status, cfg_.certificate_authority->certificate().id);
 }
 
 Result<Certificate, RegistryError> Registry::register_certificate(const std::string& pem, CertificateStatus status) {
@@ -235,12 +212,17 @@ Result<Certificate, RegistryError> Registry::register_certificate(const std::str
   if (info->is_ca) {
     return fail(Kind::InvalidRequest, "certificatePem is a CA certificate; register device certificates only");
   }
-  if (!cfg_.certificate_authority->verify(*info)) {
-    return fail(Kind::InvalidRequest,
-                "certificate is not signed by a registered CA (or is not currently valid); only certificates "
-                "issued by the built-in CA can be registered");
+  std::string ca_id;
+  {
+    std::shared_lock lock(mu_);
+    ca_id = issuing_ca_locked(*info);
   }
-  return add_certificate(*info, status);
+  if (ca_id.empty()) {
+    return fail(Kind::InvalidRequest,
+                "certificate is not signed by the built-in CA or a registered CA certificate, or is not currently "
+                "valid (register its CA first with RegisterCACertificate)");
+  }
+  return add_certificate(*info, status, ca_id);
 }
 
 Result<Certificate, RegistryError> Registry::describe_certificate(const std::string& id) const {
@@ -256,6 +238,23 @@ std::optional<Certificate> Registry::find_certificate(const std::string& id) con
   auto it = certificates_.find(id);
   if (it == certificates_.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<CertificateAuthState> Registry::certificate_auth_state(const std::string& id) const {
+  std::shared_lock lock(mu_);
+  auto it = certificates_.find(id);
+  if (it == certificates_.end()) return std::nullopt;
+  const Certificate& c = it->second;
+  CertificateAuthState st{c.status, c.ca_certificate_id, c.not_before, c.not_after, false, {}};
+  if (cfg_.certificate_authority != nullptr && c.ca_certificate_id == cfg_.certificate_authority->certificate().id) {
+    st.ca_active = true;
+  } else if (auto ca = ca_certificates_.find(c.ca_certificate_id); ca != ca_certificates_.end()) {
+    st.ca_active = ca->second.status == CaCertificateStatus::Active;
+  }
+  if (auto t = things_of_certificate_.find(id); t != things_of_certificate_.end()) {
+    st.things.assign(t->second.begin(), t->second.end());
+  }
+  return st;
 }
 
 Result<Certificate, RegistryError> Registry::update_certificate(const std::string& id,
@@ -293,7 +292,6 @@ Result<Certificate, RegistryError> Registry::update_certificate(const std::strin
 }
 
 Result<store::Done, RegistryError> Registry::delete_certificate(const std::string& id, ForceDelete force_delete) {
-  (void)force_delete;  // only relaxes the attached-policy rule, and policies do not exist yet
   if (auto e = check_certificate_id(id)) return fg::unexpected(*e);
   CertificateStatus last = CertificateStatus::Inactive;
   {
@@ -310,8 +308,23 @@ Result<store::Done, RegistryError> Registry::delete_certificate(const std::strin
                                             "'; detach it from every thing first");
     }
     last = it->second.status;
-    auto written = write({erase(kCertificateKind, id)});
+    std::vector<store::Mutation> batch{erase(kCertificateKind, id)};
+    const std::string cert_arn = it->second.arn;
+    auto attached = policies_of_target_.find(cert_arn);
+    if (attached != policies_of_target_.end() && !attached->second.empty()) {
+      if (force_delete == ForceDelete::No) {
+        return fail(Kind::DeleteConflict, "DeleteConflictException: certificate " + id + " has policy '" +
+                                              *attached->second.begin() +
+                                              "' attached; detach its policies first (or use forceDelete)");
+      }
+      for (const auto& policy : attached->second) batch.push_back(erase("policy_attachment", policy + "|" + cert_arn));
+    }
+    auto written = write(batch);
     if (!written) return fg::unexpected(std::move(written.error()));
+    if (attached != policies_of_target_.end()) {
+      for (const auto& policy : attached->second) targets_of_policy_[policy].erase(cert_arn);
+      policies_of_target_.erase(attached);
+    }
     certificates_.erase(it);
     things_of_certificate_.erase(id);
   }
@@ -356,6 +369,8 @@ Result<store::Done, RegistryError> Registry::attach_thing_principal(const std::s
   if (!written) return fg::unexpected(std::move(written.error()));
   attached.insert(*id);
   things_of_certificate_[*id].insert(thing);
+  lock.unlock();
+  notify_authorization();  // IsAttached and the thing's variables
   return store::Done{};
 }
 
@@ -376,6 +391,8 @@ Result<store::Done, RegistryError> Registry::detach_thing_principal(const std::s
     things->second.erase(thing);
     if (things->second.empty()) things_of_certificate_.erase(things);
   }
+  lock.unlock();
+  notify_authorization();
   return store::Done{};
 }
 

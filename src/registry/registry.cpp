@@ -262,7 +262,8 @@ Result<store::Done, RegistryError> Registry::load() {
   } catch (const json::exception& e) {
     return fail(Kind::Internal, "corrupt record " + current + ": " + e.what());
   }
-  return load_certificates_locked();
+  if (auto certs = load_certificates_locked(); !certs) return certs;
+  return load_policies_locked();
 }
 
 // ---------------------------------------------------------------- things
@@ -337,6 +338,8 @@ Result<Thing, RegistryError> Registry::update_thing(const std::string& name, con
   auto written = write({put(kThingKind, name, json(next))});
   if (!written) return fg::unexpected(std::move(written.error()));
   it->second = next;
+  lock.unlock();
+  notify_authorization();  // attributes and type feed policy variables
   return next;
 }
 
@@ -364,6 +367,8 @@ Result<store::Done, RegistryError> Registry::delete_thing(const std::string& nam
     groups_of_thing_.erase(groups);
   }
   things_.erase(it);
+  lock.unlock();
+  notify_authorization();
   return store::Done{};
 }
 
@@ -549,13 +554,25 @@ Result<store::Done, RegistryError> Registry::delete_thing_group(const std::strin
   if (members != things_of_group_.end()) {
     for (const auto& t : members->second) batch.push_back(erase(kMemberKind, member_key(name, t)));
   }
+  // Policies attached to the group go with it.
+  const std::string group_arn = arn("thinggroup", name);
+  auto attached = policies_of_target_.find(group_arn);
+  if (attached != policies_of_target_.end()) {
+    for (const auto& policy : attached->second) batch.push_back(erase("policy_attachment", policy + "|" + group_arn));
+  }
   auto written = write(batch);
   if (!written) return fg::unexpected(std::move(written.error()));
   if (members != things_of_group_.end()) {
     for (const auto& t : members->second) groups_of_thing_[t].erase(name);
     things_of_group_.erase(members);
   }
+  if (attached != policies_of_target_.end()) {
+    for (const auto& policy : attached->second) targets_of_policy_[policy].erase(group_arn);
+    policies_of_target_.erase(attached);
+  }
   groups_.erase(it);
+  lock.unlock();
+  notify_authorization();
   return store::Done{};
 }
 
@@ -595,6 +612,8 @@ Result<store::Done, RegistryError> Registry::add_thing_to_thing_group(const std:
   if (!written) return fg::unexpected(std::move(written.error()));
   current.insert(group);
   things_of_group_[group].insert(thing);
+  lock.unlock();
+  notify_authorization();
   return store::Done{};
 }
 
@@ -611,6 +630,8 @@ Result<store::Done, RegistryError> Registry::remove_thing_from_thing_group(const
   if (!written) return fg::unexpected(std::move(written.error()));
   current->second.erase(group);
   things_of_group_[group].erase(thing);
+  lock.unlock();
+  notify_authorization();
   return store::Done{};
 }
 

@@ -41,6 +41,7 @@
 
 #include "common/result.hpp"
 #include "identity/certificate_authority.hpp"
+#include "policy/policy.hpp"
 #include "store/store.hpp"
 
 namespace fg::registry {
@@ -57,6 +58,8 @@ struct RegistryError {
     Internal,
     CertificateState,
     DeleteConflict,
+    MalformedPolicy,         // AWS MalformedPolicyException
+    VersionsLimitExceeded,   // AWS VersionsLimitExceededException
   };
   Kind kind = Kind::Internal;
   std::string message;
@@ -175,7 +178,86 @@ struct CreatedKeysAndCertificate {
 enum class ActivationOnCreate { Inactive, Active };  // AWS setAsActive
 enum class ForceDelete { No, Yes };                  // AWS forceDelete
 
+// A registered CA certificate (AWS CACertificateDescription): device
+// certificates it signed may be registered, and devices chaining to it may
+// connect while it is ACTIVE.
+enum class CaCertificateStatus { Active, Inactive };
+enum class AutoRegistration { Disable, Enable };  // AWS autoRegistrationStatus
+// "ACTIVE"/"INACTIVE", "ENABLE"/"DISABLE".
+std::string to_string(CaCertificateStatus status);
+std::string to_string(AutoRegistration status);
+std::optional<CaCertificateStatus> parse_ca_certificate_status(const std::string& text);
+std::optional<AutoRegistration> parse_auto_registration(const std::string& text);
+
+struct CaCertificate {
+  std::string id, arn, pem;
+  CaCertificateStatus status = CaCertificateStatus::Inactive;
+  AutoRegistration auto_registration = AutoRegistration::Disable;
+  std::string certificate_mode = "DEFAULT";  // or "SNI_ONLY" (registered without verification)
+  std::string owned_by;
+  int64_t creation_date = 0, last_modified_date = 0;
+  int64_t not_before = 0, not_after = 0;
+  std::string subject;
+  std::string key_algorithm;
+  int key_bits = 0;
+  int64_t version = 1;  // AWS customerVersion / generationId
+  bool operator==(const CaCertificate&) const = default;
+};
+
+struct RegisterCaCertificateRequest {
+  std::string ca_certificate_pem;
+  // Proof of possession (certificateMode DEFAULT): a certificate whose common
+  // name is the account's registration code, signed by the CA's key.
+  // Absent = SNI_ONLY mode, as AWS allows.
+  std::optional<std::string> verification_certificate_pem;
+  ActivationOnCreate activation = ActivationOnCreate::Inactive;  // AWS setAsActive
+  AutoRegistration auto_registration = AutoRegistration::Disable;
+};
+
+struct CaCertificateUpdate {
+  std::optional<CaCertificateStatus> status;
+  std::optional<AutoRegistration> auto_registration;
+};
+
+using CaCertificateObserver = std::function<void(const std::string& ca_certificate_id, CaCertificateStatus status)>;
+
+// What the TLS handshake needs to know about a certificate, from memory.
+struct CertificateAuthState {
+  CertificateStatus status = CertificateStatus::Inactive;
+  std::string ca_certificate_id;
+  int64_t not_before = 0, not_after = 0;
+  bool ca_active = false;           // the built-in CA, or a registered CA that is ACTIVE
+  std::vector<std::string> things;  // attached things, ordered
+};
+
 using CertificateObserver = std::function<void(const std::string& certificate_id, CertificateStatus status)>;
+
+// An AWS IoT policy: up to 5 versions, one of them the default (the one
+// enforced). Documents are validated by the policy engine on the way in and
+// kept parsed.
+struct PolicyVersion {
+  std::string version_id;  // "1", "2", ... never reused within a policy
+  std::string document;    // the JSON as given
+  std::shared_ptr<const policy::PolicyDocument> parsed;
+  int64_t create_date = 0;
+};
+
+struct Policy {
+  std::string name, arn;
+  std::string default_version_id;
+  std::vector<PolicyVersion> versions;  // ascending version id
+  int64_t creation_date = 0, last_modified_date = 0;
+  int64_t generation_id = 1;  // grows by one per change
+  int64_t next_version = 2;
+  const PolicyVersion* default_version() const;
+};
+
+enum class SetAsDefault { No, Yes };
+
+// Something the policy snapshots of live connections depend on changed:
+// a policy's default version, an attachment, a group membership, a thing's
+// attributes or principals. Coarse on purpose; the broker recompiles.
+using AuthorizationObserver = std::function<void()>;
 
 // AWS limits implemented here.
 inline constexpr std::size_t kMaxAttributesUntyped = 3;
@@ -184,6 +266,8 @@ inline constexpr std::size_t kMaxGroupAttributes = 50;
 inline constexpr std::size_t kMaxSearchableAttributes = 3;
 inline constexpr std::size_t kMaxGroupsPerThing = 10;
 inline constexpr std::size_t kMaxGroupDepth = 7;
+inline constexpr std::size_t kMaxPolicyVersions = 5;
+inline constexpr std::size_t kMaxPoliciesPerTarget = 10;
 
 class Registry {
  public:
@@ -272,6 +356,8 @@ class Registry {
   std::vector<Certificate> list_certificates() const;
   // Memory-only lookup for the broker's connection path; nullopt when unknown.
   std::optional<Certificate> find_certificate(const std::string& id) const;
+  // The handshake's view of a certificate (no PEM copy); nullopt when unknown.
+  std::optional<CertificateAuthState> certificate_auth_state(const std::string& id) const;
   // Registers an observer called after every durable status change and every
   // delete (with the status the certificate had when deleted). It runs on the
   // mutating thread after the registry lock is released, so it may call the
@@ -279,6 +365,66 @@ class Registry {
   // observer that needs the current state reads find_certificate(). Observers
   // cannot be removed and must outlive the Registry's use.
   void on_certificate_status_change(CertificateObserver observer);
+
+  // ---- CA certificates (registry/ca_certificates.cpp) ----
+  // The account's registration code (64 hex characters), created on first use
+  // and kept until deleted; verification certificates carry it as their CN.
+  Result<std::string, RegistryError> registration_code();
+  Result<store::Done, RegistryError> delete_registration_code();
+  // Registers a CA after checking it is a CA certificate, currently valid,
+  // and (DEFAULT mode) that the verification certificate carries the
+  // registration code and is signed by the CA's key. The built-in CA cannot
+  // be registered (it is trusted already). Errors: InvalidRequest
+  // (AWS CertificateValidationException / RegistrationCodeValidationException
+  // say which), ResourceAlreadyExists.
+  Result<CaCertificate, RegistryError> register_ca_certificate(const RegisterCaCertificateRequest& request);
+  Result<CaCertificate, RegistryError> describe_ca_certificate(const std::string& id) const;
+  // Observers hear about every status change (and deletion, as INACTIVE).
+  Result<CaCertificate, RegistryError> update_ca_certificate(const std::string& id, const CaCertificateUpdate& update);
+  // Refused while ACTIVE or while device certificates it signed are
+  // registered (CertificateState).
+  Result<store::Done, RegistryError> delete_ca_certificate(const std::string& id);
+  std::vector<CaCertificate> list_ca_certificates() const;  // by creation date, then id
+  // Device certificates whose CA is `ca_id` (ordered like list_certificates).
+  std::vector<Certificate> list_certificates_by_ca(const std::string& ca_id) const;
+  // Memory-only lookup for the handshake; nullopt when unknown.
+  std::optional<CaCertificate> find_ca_certificate(const std::string& id) const;
+  // Just-in-time registration: records a device certificate signed by the
+  // registered CA `ca_id` (which must have auto-registration on) as
+  // PENDING_ACTIVATION. ResourceAlreadyExists when it is known already.
+  Result<Certificate, RegistryError> register_pending_certificate(const std::string& pem, const std::string& ca_id);
+  void on_ca_certificate_status_change(CaCertificateObserver observer);
+
+  // ---- policies (registry/policies.cpp) ----
+  // Errors: InvalidRequest (name), MalformedPolicy (document, with the policy
+  // engine's message), ResourceAlreadyExists, ResourceNotFound,
+  // VersionsLimitExceeded (a 6th version), DeleteConflict (deleting the
+  // default version; deleting a policy that is attached or has other versions).
+  Result<Policy, RegistryError> create_policy(const std::string& name, const std::string& document);
+  Result<Policy, RegistryError> get_policy(const std::string& name) const;
+  Result<PolicyVersion, RegistryError> get_policy_version(const std::string& name, const std::string& version_id) const;
+  Result<PolicyVersion, RegistryError> create_policy_version(const std::string& name, const std::string& document,
+                                                             SetAsDefault set_as_default);
+  Result<store::Done, RegistryError> set_default_policy_version(const std::string& name,
+                                                                const std::string& version_id);
+  Result<store::Done, RegistryError> delete_policy_version(const std::string& name, const std::string& version_id);
+  Result<store::Done, RegistryError> delete_policy(const std::string& name);
+  std::vector<Policy> list_policies() const;  // by name
+  // Targets are certificate ARNs and thing group ARNs. Attaching twice
+  // succeeds; an 11th policy on one target is LimitExceeded.
+  Result<store::Done, RegistryError> attach_policy(const std::string& name, const std::string& target);
+  Result<store::Done, RegistryError> detach_policy(const std::string& name, const std::string& target);
+  // Policy names attached to `target`; for a thing group with
+  // Recursion::Recursive, also those of its ancestors.
+  Result<std::vector<std::string>, RegistryError> list_attached_policies(const std::string& target,
+                                                                         Recursion recursion) const;
+  Result<std::vector<std::string>, RegistryError> list_targets_for_policy(const std::string& name) const;
+  // What a connection is authorised by: the default versions of the policies
+  // attached to the certificate and to every group (with ancestors) of
+  // `thing` (empty: none), without duplicates. Names and documents, by name.
+  std::vector<std::pair<std::string, std::shared_ptr<const policy::PolicyDocument>>> effective_policies(
+      const std::string& certificate_id, const std::string& thing) const;
+  void on_authorization_change(AuthorizationObserver observer);
 
   // ---- thing principals ----
   // The principal must be the ARN of a registered certificate and the thing
@@ -301,7 +447,16 @@ class Registry {
   std::vector<std::string> ancestors_locked(const std::string& group) const;
   std::vector<std::string> descendants_locked(const std::string& group) const;
   Result<store::Done, RegistryError> load_certificates_locked();
-  Result<Certificate, RegistryError> add_certificate(const identity::CertificateInfo& info, CertificateStatus status);
+  Result<store::Done, RegistryError> load_ca_certificates_locked();
+  Result<Certificate, RegistryError> add_certificate(const identity::CertificateInfo& info, CertificateStatus status,
+                                                     const std::string& ca_id);
+  // The id of the CA (built-in or registered) that signed `info`; "" if none.
+  std::string issuing_ca_locked(const identity::CertificateInfo& info) const;
+  void notify_ca(const std::string& id, CaCertificateStatus status) const;
+  void notify_authorization() const;
+  Result<store::Done, RegistryError> load_policies_locked();
+  Result<store::Done, RegistryError> write_policy_locked(const Policy& p);
+  std::string target_key_locked(const std::string& target, RegistryError& error) const;
   Result<std::string, RegistryError> certificate_id_of_arn_locked(const std::string& principal) const;
   void notify(const std::string& id, CertificateStatus status) const;
 
@@ -314,11 +469,18 @@ class Registry {
   std::map<std::string, std::set<std::string>> groups_of_thing_;   // thing -> groups
   std::map<std::string, std::set<std::string>> things_of_group_;   // group -> things
   std::map<std::string, Certificate> certificates_;                // id -> certificate
+  std::map<std::string, CaCertificate> ca_certificates_;           // id -> registered CA
+  std::string registration_code_;                                  // "" until first asked
+  std::map<std::string, Policy> policies_;                         // name -> policy
+  std::map<std::string, std::set<std::string>> targets_of_policy_;  // policy -> target ARNs
+  std::map<std::string, std::set<std::string>> policies_of_target_;  // target ARN -> policies
   std::map<std::string, std::set<std::string>> principals_of_thing_;  // thing -> certificate ids
   std::map<std::string, std::set<std::string>> things_of_certificate_;  // certificate id -> things
 
   mutable std::mutex observers_mu_;  // guards observers_ only; never held with mu_
   std::vector<CertificateObserver> observers_;
+  std::vector<CaCertificateObserver> ca_observers_;
+  std::vector<AuthorizationObserver> authorization_observers_;
 };
 
 }  // namespace fg::registry

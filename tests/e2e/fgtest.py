@@ -48,15 +48,25 @@ class Broker:
     START_TIMEOUT = 10.0
     STOP_TIMEOUT = 15.0
 
-    def __init__(self, workdir, extra_args=()):
+    # Plaintext clients (most MQTT-core tests) are authorised by this policy,
+    # created through the API at start; pass anonymous_policy=None to have
+    # them refused, as a server without --anonymous-policy does.
+    ANONYMOUS_POLICY = "fg-test-anonymous"
+    ALLOW_ALL = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}'
+
+    def __init__(self, workdir, extra_args=(), anonymous_policy=ANONYMOUS_POLICY):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.extra_args = list(extra_args)
+        self.anonymous_policy = anonymous_policy
+        if anonymous_policy is not None:
+            extra_args = ["--anonymous-policy", anonymous_policy, *extra_args]
         self.data_dir = self.workdir / "data"
         self.stdout_path = self.workdir / "broker.stdout"
         self.stderr_path = self.workdir / "broker.stderr"
         self.args = [fleetguard_bin(), "serve", "--mqtt-port", "0", "--mqtts-port", "0",
                      "--bind", HOST, "--data-dir", str(self.data_dir), "--workers", "2",
-                     "--log-level", "debug", *extra_args]
+                     "--log-level", "debug", "--api-port", "0", *extra_args]
         self.returncode = None
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
@@ -64,6 +74,10 @@ class Broker:
                                      stdin=subprocess.DEVNULL)
         try:
             self.port, self.tls_port = self._read_ports()
+            self.api_port = self._read_api_port()
+            self.api_tls_port = self._read_api_port("APIS")
+            if anonymous_policy is not None and self.api_port is not None:
+                self.ensure_policy(anonymous_policy, self.ALLOW_ALL)
         except BaseException:
             # Never leave a broker behind when it could not be used.
             if self.proc.poll() is None:
@@ -88,10 +102,106 @@ class Broker:
         found = wait_for(ports, self.START_TIMEOUT, what="fleetguard to print its listening ports")
         return found["MQTT"], found["MQTTS"]
 
+    def _read_api_port(self, what="API"):
+        """The port of "API listening on <addr>:<port>" (or "APIS ..." for
+        HTTPS; printed with the MQTT lines, in the same flush), or None when
+        that listener is off."""
+        for line in self.stdout_path.read_text(errors="replace").splitlines():
+            words = line.split()
+            if len(words) == 4 and words[:3] == [what, "listening", "on"]:
+                return int(words[3].rsplit(":", 1)[1])
+        return None
+
+    # ------------------------------------------------ the AWS-compatible API
+
+    @property
+    def api_url(self):
+        return f"http://{HOST}:{self.api_port}"
+
+    @property
+    def admin_credentials(self):
+        """Path of the admin AWS shared credentials file."""
+        return str(self.data_dir / "admin-credentials")
+
+    def aws(self, *args, credentials_file=None, check=True, region="us-east-1", timeout=60):
+        """Runs Debian's AWS CLI v2 (`aws --endpoint-url ... iot <args>`) against
+        the broker. Returns the parsed JSON output (None when empty) when
+        check=True, else the CompletedProcess."""
+        import json
+        env = dict(os.environ)
+        env.update({"AWS_SHARED_CREDENTIALS_FILE": credentials_file or self.admin_credentials,
+                    "AWS_CONFIG_FILE": os.devnull, "AWS_PAGER": "", "AWS_EC2_METADATA_DISABLED": "true"})
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            env.pop(k, None)
+        cmd = ["/usr/bin/aws", "--endpoint-url", self.api_url, "--region", region, "--output", "json",
+               "iot", *[str(a) for a in args]]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+        if not check:
+            return r
+        assert r.returncode == 0, f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}{r.stderr}"
+        return json.loads(r.stdout) if r.stdout.strip() else None
+
+    def credentials(self):
+        """(access key id, secret) of the admin key."""
+        import configparser
+        cp = configparser.ConfigParser()
+        cp.read(self.admin_credentials)
+        return cp["default"]["aws_access_key_id"], cp["default"]["aws_secret_access_key"]
+
+    def boto3_client(self, access_key=None, secret_key=None, service="iot", region="us-east-1", https=False):
+        """A boto3 client for the API (admin key unless another is given);
+        https=True uses the HTTPS listener, trusting the built-in CA."""
+        import boto3
+        from botocore.config import Config
+        if access_key is None:
+            access_key, secret_key = self.credentials()
+        url = f"https://{HOST}:{self.api_tls_port}" if https else self.api_url
+        return boto3.session.Session().client(
+            service, endpoint_url=url, region_name=region, aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key, config=Config(retries={"max_attempts": 1}),
+            verify=self.cert if https else None)
+
+    def create_api_key(self, read_only=False):
+        """Runs `fleetguard keys create` on the broker's data directory;
+        returns (access key id, secret)."""
+        cmd = [fleetguard_bin(), "keys", "create", "--data-dir", str(self.data_dir)]
+        if read_only:
+            cmd.append("--read-only")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, f"{' '.join(cmd)} failed: {r.stdout}{r.stderr}"
+        values = dict(line.split(" = ", 1) for line in r.stdout.splitlines() if " = " in line)
+        return values["aws_access_key_id"], values["aws_secret_access_key"]
+
     @property
     def cert(self):
         """The built-in CA's certificate: what devices trust."""
         return str(self.data_dir / "ca.pem")
+
+    DEVICE_POLICY = "fg-test-device"
+
+    def device(self, thing=None, active=True, policy=DEVICE_POLICY):
+        """Provisions a device through the API, as a customer would: a thing
+        (if named), a certificate from CreateKeysAndCertificate attached to it
+        and to `policy` (by default one allowing everything; None: no policy),
+        and the PEM files written next to the broker's logs."""
+        iot = self.boto3_client()
+        made = iot.create_keys_and_certificate(setAsActive=active)
+        if policy == self.DEVICE_POLICY:
+            self.ensure_policy(policy, self.ALLOW_ALL)
+        if policy is not None:
+            iot.attach_policy(policyName=policy, target=made["certificateArn"])
+        if thing is not None:
+            iot.create_thing(thingName=thing)
+            iot.attach_thing_principal(thingName=thing, principal=made["certificateArn"])
+        name = thing or made["certificateId"][:12]
+        cert_file = self.workdir / f"{name}.cert.pem"
+        key_file = self.workdir / f"{name}.key.pem"
+        cert_file.write_text(made["certificatePem"])
+        key_file.write_text(made["keyPair"]["PrivateKey"])
+        key_file.chmod(0o600)
+        return Device(thing, made["certificateId"], made["certificateArn"], str(cert_file), str(key_file),
+                      self.cert)
 
     def alive(self):
         return self.proc.poll() is None
@@ -128,6 +238,57 @@ class Broker:
             if not f.closed:
                 f.close()
 
+    def kill9(self):
+        """SIGKILL: the server vanishes mid-flight (no shutdown, no flush)."""
+        if self.returncode is None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.returncode = self.proc.wait(self.STOP_TIMEOUT)
+            self._close_files()
+        return self.returncode
+
+    def restart(self, kill=False):
+        """Stops this broker (SIGTERM, or SIGKILL with kill=True) and starts a
+        new one on the same data directory and options; returns the new one
+        (its ports differ). The caller stops the new broker."""
+        if kill:
+            self.kill9()
+        else:
+            rc = self.stop()
+            assert rc == 0, f"fleetguard exited with {rc} on SIGTERM:\n{self.log_tail()}"
+        return Broker(self.workdir, self.extra_args, self.anonymous_policy)
+
+    def ensure_policy(self, name, document):
+        """Creates policy `name` through the API unless it exists already."""
+        iot = self.boto3_client()
+        try:
+            iot.create_policy(policyName=name, policyDocument=document)
+        except iot.exceptions.ResourceAlreadyExistsException:
+            pass
+
+
+class Device:
+    """A provisioned device's identity: certificate and key files, and the CA
+    it trusts. Pass it as device= to the mosquitto and paho helpers."""
+
+    def __init__(self, thing, certificate_id, certificate_arn, cert_file, key_file, cafile):
+        self.thing = thing
+        self.certificate_id = certificate_id
+        self.certificate_arn = certificate_arn
+        self.cert_file = cert_file
+        self.key_file = key_file
+        self.cafile = cafile
+
+    def mosquitto_args(self):
+        return ["--cafile", self.cafile, "--cert", self.cert_file, "--key", self.key_file]
+
+    def ssl_context(self):
+        """A Python client context presenting this device's certificate."""
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.cafile)
+        ctx.load_cert_chain(self.cert_file, self.key_file)
+        return ctx
+
 
 # ---------------------------------------------------------------- mosquitto clients
 
@@ -155,7 +316,7 @@ class MosquittoSub:
     once the broker has acknowledged every subscription."""
 
     def __init__(self, port, topics, version=311, qos=0, count=None, timeout=20, extra=(),
-                 client_id=None, tls_cafile=None):
+                 client_id=None, tls_cafile=None, device=None):
         # stdbuf: line-buffered stdout, so every line is visible when printed.
         args = ["stdbuf", "-oL", "mosquitto_sub", "-h", HOST, "-p", str(port), *version_args(version),
                 "-q", str(qos), "-d", "-F", SUB_FORMAT, "-W", str(timeout)]
@@ -167,6 +328,8 @@ class MosquittoSub:
             args += ["-i", client_id]
         if tls_cafile is not None:
             args += ["--cafile", tls_cafile]
+        if device is not None:
+            args += device.mosquitto_args()
         args += list(extra)
         self.args = args
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -269,7 +432,7 @@ class MosquittoSub:
 
 
 def mosquitto_pub(port, topic, payload=None, version=311, qos=0, retain=False, extra=(),
-                  tls_cafile=None, timeout=10.0, check=True, lines=None):
+                  tls_cafile=None, timeout=10.0, check=True, lines=None, device=None):
     """Runs mosquitto_pub to completion. payload=None sends an empty message;
     lines=[...] publishes each line as one message over a single connection (-l)."""
     args = ["mosquitto_pub", "-h", HOST, "-p", str(port), *version_args(version),
@@ -286,6 +449,8 @@ def mosquitto_pub(port, topic, payload=None, version=311, qos=0, retain=False, e
         args.append("-r")
     if tls_cafile is not None:
         args += ["--cafile", tls_cafile]
+    if device is not None:
+        args += device.mosquitto_args()
     args += list(extra)
     r = subprocess.run(args, input=stdin_text, stdin=None if stdin_text is not None else subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=timeout)
@@ -308,7 +473,7 @@ class PahoClient:
     """A paho client driven by our own thread (no automatic reconnect), with
     blocking helpers that wait on its callbacks with deadlines."""
 
-    def __init__(self, port, client_id="", version=5, clean_session=None, tls_cafile=None):
+    def __init__(self, port, client_id="", version=5, clean_session=None, tls_cafile=None, device=None):
         self.port = port
         self.version = version
         kwargs = {}
@@ -319,7 +484,9 @@ class PahoClient:
                                   **kwargs)
         if tls_cafile:
             import ssl
-            self.client.tls_set(ca_certs=tls_cafile, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+            self.client.tls_set(ca_certs=tls_cafile, tls_version=ssl.PROTOCOL_TLS_CLIENT,
+                                certfile=device.cert_file if device else None,
+                                keyfile=device.key_file if device else None)
         self.cond = threading.Condition()
         self.connack = None       # (flags, reason code int, properties)
         self.disconnected = None  # reason code int, once the connection is gone

@@ -174,7 +174,7 @@ def test_fan_out_to_many_subscribers_on_all_workers(broker, raw_client):
 
 @pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
 def test_large_payload_round_trip(broker, paho_client, tls):
-    kw = {"port": broker.tls_port, "tls_cafile": broker.cert} if tls else {}
+    kw = {"port": broker.tls_port, "tls_cafile": broker.cert, "device": broker.device()} if tls else {}
     s = paho_client("large-sub", **kw)
     s.connect()
     s.subscribe("large/t", qos=1)

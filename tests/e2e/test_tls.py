@@ -1,6 +1,8 @@
-"""MQTT over TLS: real clients verify the broker's self-signed certificate
-(which names 127.0.0.1), TLS 1.2 and 1.3 work, TLS 1.1 is refused, and
-non-TLS bytes on the TLS port (or TLS on the plain port) hurt nobody."""
+"""MQTT over TLS: real clients verify the broker's certificate (signed by the
+built-in CA, naming 127.0.0.1) and present a device certificate (mutual TLS:
+see test_mtls.py for who is refused), TLS 1.2 and 1.3 work, TLS 1.1 is
+refused, and non-TLS bytes on the TLS port (or TLS on the plain port) hurt
+nobody."""
 
 import socket
 import ssl
@@ -16,9 +18,9 @@ from fgtest import HOST, mosquitto_pub
 
 @pytest.mark.parametrize("version", [311, 5], ids=["v311", "v5"])
 def test_mosquitto_clients_over_tls(broker, sub, version):
-    s = sub("tls/t", version=version, qos=1, count=2, port=broker.tls_port,
-            tls_cafile=broker.cert).wait_subscribed()
-    mosquitto_pub(broker.tls_port, "tls/t", "over tls", version=version, qos=1, tls_cafile=broker.cert)
+    device = broker.device()
+    s = sub("tls/t", version=version, qos=1, count=2, port=broker.tls_port, device=device).wait_subscribed()
+    mosquitto_pub(broker.tls_port, "tls/t", "over tls", version=version, qos=1, device=device)
     mosquitto_pub(broker.port, "tls/t", "over plain tcp", version=version, qos=1)
     got = s.wait_messages(2)
     assert [(m.topic, m.payload) for m in got] == [("tls/t", "over tls"), ("tls/t", "over plain tcp")]
@@ -26,7 +28,7 @@ def test_mosquitto_clients_over_tls(broker, sub, version):
 
 
 def test_paho_over_tls(broker, paho_client):
-    c = paho_client("paho-tls", port=broker.tls_port, tls_cafile=broker.cert)
+    c = paho_client("paho-tls", port=broker.tls_port, tls_cafile=broker.cert, device=broker.device())
     c.connect()
     c.subscribe("tls/paho", qos=2)
     c.publish("tls/paho", b"secret", qos=2)
@@ -41,14 +43,18 @@ def test_certificate_is_checked_by_clients(broker, tmp_path):
                     "-nodes", "-keyout", str(key), "-out", str(other), "-days", "1", "-subj", "/CN=other",
                     "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True)
-    r = mosquitto_pub(broker.tls_port, "tls/x", "x", tls_cafile=str(other), check=False)
+    device = broker.device()
+    r = mosquitto_pub(broker.tls_port, "tls/x", "x", check=False,
+                      extra=["--cafile", str(other), "--cert", device.cert_file, "--key", device.key_file])
     assert r.returncode != 0
-    mosquitto_pub(broker.tls_port, "tls/x", "x", tls_cafile=broker.cert)  # the right CA works
+    mosquitto_pub(broker.tls_port, "tls/x", "x", device=device)  # the right CA works
 
 
-def _tls_context(cafile, version):
+def _tls_context(cafile, version, device=None):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cafile)
+    if device is not None:
+        ctx.load_cert_chain(device.cert_file, device.key_file)
     # Let this client offer old versions at all (OpenSSL 3 refuses them at the
     # default security level), so that any refusal comes from the broker.
     ctx.set_ciphers("ALL:@SECLEVEL=0")
@@ -61,7 +67,7 @@ def _tls_context(cafile, version):
 
 @pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
 def test_modern_tls_versions_are_accepted(broker, raw_client, version):
-    ctx = _tls_context(broker.cert, getattr(ssl.TLSVersion, version))
+    ctx = _tls_context(broker.cert, getattr(ssl.TLSVersion, version), broker.device())
     tls = ctx.wrap_socket(socket.create_connection((HOST, broker.tls_port), timeout=5), server_hostname=HOST)
     assert tls.version() == version.replace("_", ".")
     c = rawmqtt.RawClient(None, sock=tls)
@@ -105,14 +111,14 @@ def test_tls_on_the_plain_port_fails_cleanly(broker):
 
 
 def _assert_serves_tls(broker):
-    mosquitto_pub(broker.tls_port, "tls/alive", "ok", version=5, qos=1, tls_cafile=broker.cert)
+    mosquitto_pub(broker.tls_port, "tls/alive", "ok", version=5, qos=1, device=broker.device())
 
 
 def test_tls_subscriber_vanishing_mid_stream_hurts_nobody(broker, raw_client):
     """A TLS subscriber resets its connection while the broker has deliveries
     queued for it: the failure stays on that connection, the broker keeps
     serving (the fixture also checks it is alive and exits cleanly)."""
-    ctx = ssl.create_default_context(cafile=broker.cert)
+    ctx = broker.device().ssl_context()
     sock = socket.create_connection((HOST, broker.tls_port), timeout=5)
     tls = ctx.wrap_socket(sock, server_hostname=HOST)
     victim = rawmqtt.RawClient(None, sock=tls)

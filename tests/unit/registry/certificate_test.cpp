@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -19,20 +20,12 @@
 #include "identity/certificate.hpp"
 #include "identity/certificate_authority.hpp"
 #include "store/store.hpp"
+#include "registry_fixture.hpp"
 
 namespace fg::registry {
 namespace {
 
-namespace fs = std::filesystem;
-using Kind = RegistryError::Kind;
-
-template <class T>
-void expect_error(const Result<T, RegistryError>& r, Kind kind, const std::string& in_message = "") {
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().kind, kind) << r.error().message;
-  EXPECT_NE(r.error().message.find(in_message), std::string::npos)
-      << "message '" << r.error().message << "' does not mention '" << in_message << "'";
-}
+using namespace fixture;  // NOLINT: the shared fixture (registry_fixture.hpp)
 
 // A PEM CSR for a fresh P-256 key with the given CN, signed by that key.
 std::string make_csr(const std::string& common_name) {
@@ -50,51 +43,6 @@ std::string make_csr(const std::string& common_name) {
   long n = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<std::size_t>(n));
 }
-
-class CertificateTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() /
-           ("fg_certificate_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(dir_ / "ca");
-    auto ca = identity::CertificateAuthority::load_or_create((dir_ / "ca").string());
-    ASSERT_TRUE(ca.has_value()) << ca.error();
-    ca_ = std::make_unique<identity::CertificateAuthority>(std::move(ca.value()));
-    reopen();
-  }
-  void TearDown() override {
-    registry_.reset();
-    store_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  void reopen() {
-    registry_.reset();
-    store_.reset();
-    auto s = store::open_sqlite_store((dir_ / "fg.db").string());
-    ASSERT_TRUE(s.has_value()) << s.error().message;
-    store_ = std::move(s.value());
-    RegistryConfig cfg;
-    cfg.now_epoch_seconds = [this] { return now_; };
-    cfg.certificate_authority = ca_.get();
-    auto r = Registry::open(*store_, cfg);
-    ASSERT_TRUE(r.has_value()) << r.error().message;
-    registry_ = std::move(r.value());
-  }
-  Registry& reg() { return *registry_; }
-  Certificate create(ActivationOnCreate activation) {
-    auto c = reg().create_keys_and_certificate(activation);
-    EXPECT_TRUE(c.has_value()) << c.error().message;
-    return c.has_value() ? c->certificate : Certificate{};
-  }
-
-  fs::path dir_;
-  int64_t now_ = 1'700'000'000;
-  std::unique_ptr<identity::CertificateAuthority> ca_;
-  std::unique_ptr<store::Store> store_;
-  std::unique_ptr<Registry> registry_;
-};
 
 TEST_F(CertificateTest, CreateKeysAndCertificateDescribesItLikeAws) {
   auto created = reg().create_keys_and_certificate(ActivationOnCreate::Active);
@@ -162,7 +110,7 @@ TEST_F(CertificateTest, CreateCertificateFromCsrKeepsSubjectAndKey) {
   EXPECT_EQ(reg().list_certificates().size(), 1u);
 }
 
-TEST_F(CertificateTest, RegisterAcceptsOnlyCertificatesOfTheBuiltInCa) {
+TEST_F(CertificateTest, RegisterAcceptsCertificatesOfTheBuiltInOrARegisteredCa) {
   auto issued = ca_->issue_device("external-device", identity::KeyType::EcP256, 30);
   ASSERT_TRUE(issued.has_value()) << issued.error();
   auto registered = reg().register_certificate(issued->certificate.pem, CertificateStatus::Active);
@@ -179,12 +127,23 @@ TEST_F(CertificateTest, RegisterAcceptsOnlyCertificatesOfTheBuiltInCa) {
   auto foreign = other->issue_device("foreign-device", identity::KeyType::EcP256, 30);
   ASSERT_TRUE(foreign.has_value()) << foreign.error();
   expect_error(reg().register_certificate(foreign->certificate.pem), Kind::InvalidRequest,
-               "certificate is not signed by a registered CA");
+               "not signed by the built-in CA or a registered CA");
   expect_error(reg().register_certificate(ca_->certificate().pem), Kind::InvalidRequest, "CA certificate");
   expect_error(reg().register_certificate("garbage"), Kind::InvalidRequest, "certificatePem");
   expect_error(reg().register_certificate(issued->certificate.pem, CertificateStatus::PendingTransfer),
                Kind::InvalidRequest, "status");
   EXPECT_EQ(reg().list_certificates().size(), 1u);
+
+  // Once its CA is registered, the foreign certificate is accepted and
+  // recorded as that CA's.
+  now_ = static_cast<int64_t>(std::time(nullptr));  // CA validity is checked against the registry clock
+  RegisterCaCertificateRequest ca_request;
+  ca_request.ca_certificate_pem = other->certificate().pem;
+  ASSERT_TRUE(reg().register_ca_certificate(ca_request).has_value());
+  auto accepted = reg().register_certificate(foreign->certificate.pem, CertificateStatus::Active);
+  ASSERT_TRUE(accepted.has_value()) << accepted.error().message;
+  EXPECT_EQ(accepted->ca_certificate_id, other->certificate().id);
+  EXPECT_EQ(reg().list_certificates_by_ca(other->certificate().id).size(), 1u);
 }
 
 TEST_F(CertificateTest, WithoutCertificateAuthorityCertificateOperationsAreRefused) {
@@ -344,6 +303,135 @@ TEST_F(CertificateTest, CorruptCertificateRecordsFailOpen) {
                              {store::Mutation::Op::Put, "thing_principal", "ghost/" + c.id, "{}", std::nullopt}})
                   .has_value());
   expect_error(Registry::open(*store_, RegistryConfig{}), Kind::Internal, "thing_principal/ghost/");
+}
+
+// ---------------------------------------------------------------- CA certificates
+
+class CaCertificateTest : public CertificateTest {
+ protected:
+  void SetUp() override {
+    CertificateTest::SetUp();
+    now_ = static_cast<int64_t>(std::time(nullptr));
+    fs::create_directories(dir_ / "device_ca");
+    auto other = identity::CertificateAuthority::load_or_create((dir_ / "device_ca").string());
+    ASSERT_TRUE(other.has_value()) << other.error();
+    device_ca_ = std::make_unique<identity::CertificateAuthority>(std::move(other.value()));
+  }
+  // A verification certificate: CN = `code`, signed by `signer`'s key.
+  std::string verification(const identity::CertificateAuthority& signer, const std::string& code) {
+    auto v = signer.issue_device(code, identity::KeyType::EcP256, 1);
+    EXPECT_TRUE(v.has_value()) << v.error();
+    return v.has_value() ? v->certificate.pem : "";
+  }
+  std::unique_ptr<identity::CertificateAuthority> device_ca_;
+};
+
+TEST_F(CaCertificateTest, RegisterWithVerificationCertificate) {
+  auto code = reg().registration_code();
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(code->size(), 64u);
+  EXPECT_EQ(*reg().registration_code(), *code) << "the code is stable";
+
+  RegisterCaCertificateRequest r;
+  r.ca_certificate_pem = device_ca_->certificate().pem;
+  r.verification_certificate_pem = verification(*device_ca_, "not-the-code");
+  expect_error(reg().register_ca_certificate(r), Kind::InvalidRequest, "registration code");
+  r.verification_certificate_pem = verification(*ca_, *code);  // right CN, wrong key
+  expect_error(reg().register_ca_certificate(r), Kind::InvalidRequest, "private key");
+  r.verification_certificate_pem = verification(*device_ca_, *code);
+  r.activation = ActivationOnCreate::Active;
+  r.auto_registration = AutoRegistration::Enable;
+  auto ca = reg().register_ca_certificate(r);
+  ASSERT_TRUE(ca.has_value()) << ca.error().message;
+  EXPECT_EQ(ca->id, device_ca_->certificate().id);
+  EXPECT_EQ(ca->arn, "arn:aws:iot:us-east-1:123456789012:cacert/" + ca->id);
+  EXPECT_EQ(ca->status, CaCertificateStatus::Active);
+  EXPECT_EQ(ca->auto_registration, AutoRegistration::Enable);
+  EXPECT_EQ(ca->certificate_mode, "DEFAULT");
+  expect_error(reg().register_ca_certificate(r), Kind::ResourceAlreadyExists, ca->id);
+
+  reopen();  // durable, with the registration code
+  auto again = reg().describe_ca_certificate(device_ca_->certificate().id);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*again, *ca);
+  EXPECT_EQ(*reg().registration_code(), *code);
+}
+
+TEST_F(CaCertificateTest, BadCaCertificatesAreRefusedAndChangeNothing) {
+  RegisterCaCertificateRequest r;
+  r.ca_certificate_pem = "garbage";
+  expect_error(reg().register_ca_certificate(r), Kind::InvalidRequest, "caCertificate");
+  auto leaf = device_ca_->issue_device("leaf", identity::KeyType::EcP256, 30);
+  ASSERT_TRUE(leaf.has_value());
+  r.ca_certificate_pem = leaf->certificate.pem;
+  expect_error(reg().register_ca_certificate(r), Kind::InvalidRequest, "not a CA certificate");
+  r.ca_certificate_pem = ca_->certificate().pem;
+  expect_error(reg().register_ca_certificate(r), Kind::InvalidRequest, "built-in CA");
+  EXPECT_TRUE(reg().list_ca_certificates().empty());
+  expect_error(reg().describe_ca_certificate(std::string(64, 'a')), Kind::ResourceNotFound);
+  expect_error(reg().describe_ca_certificate("xyz"), Kind::InvalidRequest, "certificateId");
+}
+
+TEST_F(CaCertificateTest, UpdateNotifiesAndDeleteRules) {
+  std::vector<std::pair<std::string, CaCertificateStatus>> heard;
+  reg().on_ca_certificate_status_change(
+      [&](const std::string& id, CaCertificateStatus st) { heard.emplace_back(id, st); });
+  RegisterCaCertificateRequest r;
+  r.ca_certificate_pem = device_ca_->certificate().pem;
+  r.activation = ActivationOnCreate::Active;
+  auto ca = reg().register_ca_certificate(r);
+  ASSERT_TRUE(ca.has_value()) << ca.error().message;
+  EXPECT_EQ(ca->certificate_mode, "SNI_ONLY");
+  const std::string id = ca->id;
+
+  auto leaf = device_ca_->issue_device("dev", identity::KeyType::EcP256, 30);
+  ASSERT_TRUE(leaf.has_value());
+  auto dev = reg().register_certificate(leaf->certificate.pem, CertificateStatus::Active);
+  ASSERT_TRUE(dev.has_value()) << dev.error().message;
+
+  expect_error(reg().delete_ca_certificate(id), Kind::CertificateState, "ACTIVE");
+  auto updated = reg().update_ca_certificate(id, {CaCertificateStatus::Inactive, AutoRegistration::Enable});
+  ASSERT_TRUE(updated.has_value());
+  EXPECT_EQ(updated->status, CaCertificateStatus::Inactive);
+  EXPECT_EQ(updated->auto_registration, AutoRegistration::Enable);
+  EXPECT_EQ(updated->version, ca->version + 1);
+  expect_error(reg().delete_ca_certificate(id), Kind::CertificateState, "device certificate");
+
+  ASSERT_TRUE(reg().update_certificate(dev->id, CertificateStatus::Inactive).has_value());
+  ASSERT_TRUE(reg().delete_certificate(dev->id).has_value());
+  ASSERT_TRUE(reg().delete_ca_certificate(id).has_value());
+  expect_error(reg().describe_ca_certificate(id), Kind::ResourceNotFound);
+
+  ASSERT_EQ(heard.size(), 3u);  // registered ACTIVE, set INACTIVE, deleted
+  EXPECT_EQ(heard[0].second, CaCertificateStatus::Active);
+  EXPECT_EQ(heard[1].second, CaCertificateStatus::Inactive);
+  EXPECT_EQ(heard[2].second, CaCertificateStatus::Inactive);
+}
+
+TEST_F(CaCertificateTest, JustInTimeRegistrationNeedsAutoRegistration) {
+  RegisterCaCertificateRequest r;
+  r.ca_certificate_pem = device_ca_->certificate().pem;
+  r.activation = ActivationOnCreate::Active;
+  auto ca = reg().register_ca_certificate(r);
+  ASSERT_TRUE(ca.has_value());
+  auto leaf = device_ca_->issue_device("jitr", identity::KeyType::EcP256, 30);
+  ASSERT_TRUE(leaf.has_value());
+  expect_error(reg().register_pending_certificate(leaf->certificate.pem, ca->id), Kind::InvalidRequest,
+               "auto-registration");
+  ASSERT_TRUE(reg().update_ca_certificate(ca->id, {std::nullopt, AutoRegistration::Enable}).has_value());
+  auto pending = reg().register_pending_certificate(leaf->certificate.pem, ca->id);
+  ASSERT_TRUE(pending.has_value()) << pending.error().message;
+  EXPECT_EQ(pending->status, CertificateStatus::PendingActivation);
+  EXPECT_EQ(pending->ca_certificate_id, ca->id);
+  expect_error(reg().register_pending_certificate(leaf->certificate.pem, ca->id), Kind::ResourceAlreadyExists);
+  // A certificate of another CA cannot be slipped in under this one.
+  auto foreign = ca_->issue_device("foreign", identity::KeyType::EcP256, 30);
+  ASSERT_TRUE(foreign.has_value());
+  expect_error(reg().register_pending_certificate(foreign->certificate.pem, ca->id), Kind::InvalidRequest,
+               "not signed by");
+  // The administrator activates it like any other certificate.
+  auto active = reg().update_certificate(pending->id, CertificateStatus::Active);
+  ASSERT_TRUE(active.has_value()) << active.error().message;
 }
 
 }  // namespace

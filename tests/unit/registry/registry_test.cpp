@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "store/store.hpp"
+#include "registry_fixture.hpp"
 
 namespace fg::registry {
 namespace {
@@ -82,13 +83,7 @@ class RegistryTest : public ::testing::Test {
   std::unique_ptr<Registry> registry_;
 };
 
-template <class T>
-void expect_error(const Result<T, RegistryError>& r, Kind kind, const std::string& in_message = "") {
-  ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().kind, kind) << r.error().message;
-  EXPECT_NE(r.error().message.find(in_message), std::string::npos)
-      << "message '" << r.error().message << "' does not mention '" << in_message << "'";
-}
+using fixture::expect_error;
 
 Attributes numbered_attributes(int n) {
   Attributes a;
