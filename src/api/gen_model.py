@@ -26,9 +26,11 @@ CreatePolicy GetPolicy ListPolicies DeletePolicy CreatePolicyVersion GetPolicyVe
 DeletePolicyVersion SetDefaultPolicyVersion AttachPolicy DetachPolicy ListAttachedPolicies ListTargetsForPolicy
 RegisterCACertificate DescribeCACertificate UpdateCACertificate DeleteCACertificate ListCACertificates
 ListCertificatesByCA GetRegistrationCode
+SetLoggingOptions GetLoggingOptions SetV2LoggingOptions GetV2LoggingOptions SetV2LoggingLevel
+ListV2LoggingLevels DeleteV2LoggingLevel
 """.split()
 
-KEEP = ("type", "required", "min", "max", "pattern", "enum")
+KEEP = ("type", "required", "min", "max", "pattern", "enum", "payload")
 
 
 def main():

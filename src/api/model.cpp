@@ -212,6 +212,7 @@ Model::Model(std::string_view json_text) {
       sh.matcher = std::make_shared<PatternMatcher>(sh.pattern);
     }
     if (s.contains("enum")) sh.enum_values = s["enum"].get<std::vector<std::string>>();
+    if (s.contains("payload")) sh.payload = s["payload"].get<std::string>();
     if (s.contains("members")) {
       for (const auto& [m, ref] : s["members"].items()) {
         sh.members.push_back(MemberRef{m, ref.at("shape").get<std::string>(), ref.value("location", ""),
@@ -409,8 +410,12 @@ ApiResult<nlohmann::json> Model::bind_input(const Operation& op, const std::map<
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (body.is_discarded()) return fail(invalid_request("Request body is not valid JSON"));
     if (!body.is_object()) return fail(invalid_request("Request body must be a JSON object"));
-    for (const auto& m : sh->members)
-      if (m.location.empty() && body.contains(m.name) && !body[m.name].is_null()) input[m.name] = body[m.name];
+    if (!sh->payload.empty()) {
+      input[sh->payload] = body;  // the body is that one member (e.g. SetLoggingOptions)
+    } else {
+      for (const auto& m : sh->members)
+        if (m.location.empty() && body.contains(m.name) && !body[m.name].is_null()) input[m.name] = body[m.name];
+    }
   }
   for (const auto& m : sh->members) {
     const Shape* ms = shape(m.shape);

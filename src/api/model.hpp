@@ -60,6 +60,7 @@ struct Shape {
   std::shared_ptr<PatternMatcher> matcher;  // null when no pattern
   std::vector<std::string> enum_values;
   std::vector<MemberRef> members;   // structure
+  std::string payload;              // structure: the member that is the whole JSON body, if any
   std::string member, key, value;   // list member / map key and value shapes
 };
 

@@ -18,6 +18,7 @@
 
 #include "api/access_keys.hpp"  // API (issue 5)
 #include "api/http_server.hpp"
+#include "api/logging_operations.hpp"
 #include "api/registry_operations.hpp"
 #include "api/service.hpp"
 #include "broker/broker.hpp"
@@ -249,6 +250,7 @@ int run_serve(ServeOptions opts) {
       api_cfg.data_endpoint = host + ":" + std::to_string(listeners.back()->port());
     }
     api::add_registry_operations(*api_service, **reg, api_cfg);
+    api::add_logging_operations(*api_service, **logging);
     api::HttpServerConfig hcfg;
     hcfg.bind = opts.api_bind;
     hcfg.port = static_cast<uint16_t>(opts.api_port);
