@@ -188,7 +188,13 @@ void Broker::refresh_policies() {
   if (authorizer_ == nullptr) return;
   for (auto& w : workers_) {
     Worker* worker = w.get();
+    // Coalesced: a burst of registry changes (provisioning through the API)
+    // costs one recompilation per worker, not one per change. The flag is
+    // cleared before the worker reads the registry, so a change made after
+    // that point posts again and is never missed.
+    if (worker->refresh_pending.exchange(true, std::memory_order_acq_rel)) continue;
     worker->post([worker] {
+      worker->refresh_pending.store(false, std::memory_order_release);
       size_t n = worker->refresh_policies();
       log::debug("worker {}: recompiled {} policy snapshot(s)", worker->index(), n);
     });

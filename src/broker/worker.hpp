@@ -130,6 +130,8 @@ class Worker {
                         mqtt::ReasonCode reason, const std::string& why);
   // Recompiles every connection's policy snapshot; returns how many.
   size_t refresh_policies();
+  // A refresh_policies task is posted and has not started (Broker coalesces).
+  std::atomic<bool> refresh_pending{false};
 
  private:
   struct Remote {

@@ -249,6 +249,11 @@ class MutualTlsTest : public ::testing::Test {
     if (broker_) broker_->shutdown();
     control_.stop();
     if (control_thread_.joinable()) control_thread_.join();
+    // The listener's cancelled accept holds a socket of a worker's context:
+    // complete it (and drop the listener) while the workers still exist.
+    control_.restart();
+    control_.poll();
+    listener_.reset();
     if (pool_) pool_->stop();
     broker_.reset();
     pool_.reset();
