@@ -69,68 +69,42 @@ class GatedStore final : public store::MessageStore {
   size_t records_ = 0;
 };
 
-// A broker on a messages.db, with its workers driven by the test thread.
+// A broker on a messages.db (behind a GatedStore), with its workers driven
+// by the test thread: the shared BrokerHarness with the store attached.
 class DurableHarness {
  public:
-  DurableHarness(const std::string& path, unsigned workers = 2) : pool_(workers), broker_(BrokerConfig{}, pool_) {
-    auto st = store::open_sqlite_message_store(path);
-    EXPECT_TRUE(st.has_value());
-    auto gated = std::make_unique<GatedStore>(std::move(*st));
-    store_ = gated.get();
-    auto r = broker_.attach_store(std::move(gated));
-    EXPECT_TRUE(r.has_value());
-    if (r) restored_ = *r;
-    broker_.start();
-    pump();
-  }
+  DurableHarness(const std::string& path, unsigned workers = 2)
+      : h_(workers, BrokerConfig{}, [this, &path](Broker& b) { attach(b, path); }) {}
 
-  Broker& broker() { return broker_; }
+  Broker& broker() { return h_.broker(); }
   GatedStore& store() { return *store_; }
   const Broker::RestoreStats& restored() const { return restored_; }
-
-  // Runs the workers' ready handlers only (the store may still be writing).
-  size_t poll() {
-    size_t ran = 0;
-    for (unsigned i = 0; i < pool_.size(); ++i) {
-      auto& ctx = pool_.context(i);
-      if (ctx.stopped()) ctx.restart();
-      ran += ctx.poll();
-    }
-    return ran;
-  }
+  size_t poll() { return h_.poll(); }
   void poll_until_idle() {
     for (int i = 0; i < 1000 && poll() != 0; ++i) {
     }
   }
-  // Until workers and the persistence thread are all idle.
-  void pump() {
-    for (int round = 0; round < 1000; ++round) {
-      size_t ran = poll();
-      broker_.persister()->wait_idle();
-      ran += poll();
-      if (ran == 0) return;
-    }
-    ADD_FAILURE() << "broker did not go idle";
-  }
-
+  void pump() { h_.pump(); }
   std::shared_ptr<StubClient> client(unsigned worker, ProtocolVersion v = ProtocolVersion::V311) {
-    auto c = std::make_shared<StubClient>(broker_.worker(worker), v);
-    broker_.worker(worker).add_client(c);
-    return c;
+    return h_.client(worker, v);
   }
-  mqtt::Connack connect(StubClient& c, mqtt::Connect req) {
-    c.feed(req);
-    pump();
-    auto acks = c.take_of<mqtt::Connack>();
-    EXPECT_EQ(acks.size(), 1u);
-    return acks.empty() ? mqtt::Connack{} : acks.front();
-  }
+  mqtt::Connack connect(StubClient& c, mqtt::Connect req) { return h_.connect(c, std::move(req)); }
 
  private:
-  net::WorkerPool pool_;
-  Broker broker_;
+  void attach(Broker& b, const std::string& path) {
+    auto st = store::open_sqlite_message_store(path);
+    EXPECT_TRUE(st.has_value());
+    auto gated = std::make_unique<GatedStore>(std::move(*st));
+    store_ = gated.get();
+    auto r = b.attach_store(std::move(gated));
+    EXPECT_TRUE(r.has_value());
+    if (r) restored_ = *r;
+  }
+
+  // Declared before h_: attach() fills them while h_ is being constructed.
   GatedStore* store_ = nullptr;
   Broker::RestoreStats restored_;
+  BrokerHarness h_;
 };
 
 class PersistTest : public ::testing::Test {

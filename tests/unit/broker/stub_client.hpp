@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -99,23 +100,38 @@ class StubClient final : public Client {
 };
 
 // A broker with `workers` workers whose io_contexts run on the test thread.
+// `before_start` runs on the broker before it starts (e.g. attach_store).
 class BrokerHarness {
  public:
-  explicit BrokerHarness(unsigned workers = 2, BrokerConfig cfg = {}) : pool_(workers), broker_(cfg, pool_) {
+  explicit BrokerHarness(unsigned workers = 2, BrokerConfig cfg = {},
+                         const std::function<void(Broker&)>& before_start = {})
+      : pool_(workers), broker_(cfg, pool_) {
+    if (before_start) before_start(broker_);
     broker_.start();
     pump();
   }
 
   Broker& broker() { return broker_; }
 
-  // Runs every ready handler on every worker until all are idle.
+  // Runs the workers' ready handlers once (a message store may still be writing).
+  size_t poll() {
+    size_t ran = 0;
+    for (unsigned i = 0; i < pool_.size(); ++i) {
+      auto& ctx = pool_.context(i);
+      if (ctx.stopped()) ctx.restart();
+      ran += ctx.poll();
+    }
+    return ran;
+  }
+
+  // Runs every ready handler on every worker (and waits for the persistence
+  // thread, when the broker has a message store) until all are idle.
   void pump() {
     for (int round = 0; round < 1000; ++round) {
-      size_t ran = 0;
-      for (unsigned i = 0; i < pool_.size(); ++i) {
-        auto& ctx = pool_.context(i);
-        if (ctx.stopped()) ctx.restart();
-        ran += ctx.poll();
+      size_t ran = poll();
+      if (auto* persister = broker_.persister()) {
+        persister->wait_idle();
+        ran += poll();
       }
       if (ran == 0) return;
     }
