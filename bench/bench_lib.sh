@@ -14,6 +14,57 @@
 # Messages are prefixed with the script's name.
 
 BENCH_LIB_NAME=$(basename "$0")
+
+# fleetguard authorises every client by AWS IoT policy (default deny), so a
+# benchmark gives its clients one that allows everything.
+ALLOW_ALL_POLICY=BenchAllowAll
+ALLOW_ALL_DOCUMENT='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}'
+
+# fg_api_port LOG: waits until the fleetguard writing LOG (BROKER_PID) prints
+# its API port, and prints it.
+fg_api_port() {
+  local port=""
+  for _ in $(seq 200); do
+    port=$(sed -n 's/^API listening on [0-9.]*:\([0-9]*\).*/\1/p' "$1")
+    [ -n "$port" ] && break
+    kill -0 "$BROKER_PID" 2>/dev/null || die "fleetguard exited at start: $(cat "$1")"
+    sleep 0.1
+  done
+  [ -n "$port" ] || die "fleetguard printed no API port: $(cat "$1")"
+  echo "$port"
+}
+
+# fg_iot DATA_DIR API_PORT ARGS...: `aws iot ARGS` against that fleetguard
+# with its admin credentials.
+fg_iot() {
+  local data=$1 port=$2
+  shift 2
+  AWS_SHARED_CREDENTIALS_FILE="$data/admin-credentials" AWS_CONFIG_FILE=/dev/null \
+    "$AWS" --endpoint-url "http://127.0.0.1:$port" --region us-east-1 iot "$@"
+}
+
+# fg_create_allow_all DATA_DIR API_PORT: creates ALLOW_ALL_POLICY.
+fg_create_allow_all() {
+  fg_iot "$1" "$2" create-policy --policy-name "$ALLOW_ALL_POLICY" --policy-document "$ALLOW_ALL_DOCUMENT" \
+    >/dev/null || die "create-policy $ALLOW_ALL_POLICY failed"
+}
+
+# prepare_run WORK_PREFIX: checks FLEETGUARD, MOSQUITTO and python3, resolves
+# FLEETGUARD and BENCH to absolute paths, gives both brokers and the bench
+# processes (which inherit it) the same open-file limit FD_LIMIT, and creates
+# WORK (removed on exit).
+prepare_run() {
+  [ -x "$FLEETGUARD" ] || die "FLEETGUARD=$FLEETGUARD is not an executable (build it: ninja -C build fleetguard)"
+  [ -x "$MOSQUITTO" ] || die "MOSQUITTO=$MOSQUITTO is not an executable (apt-get install mosquitto)"
+  command -v python3 >/dev/null || die "python3 is needed to read the bench tool's JSON"
+  FLEETGUARD=$(readlink -f "$FLEETGUARD")
+  BENCH=$(readlink -f "${BENCH:-$FLEETGUARD}")
+  [ -x "$BENCH" ] || die "BENCH=$BENCH is not an executable"
+  ulimit -n "$FD_LIMIT" 2>/dev/null || die "cannot raise the open-file limit to $FD_LIMIT (ulimit -Hn is $(ulimit -Hn))"
+  WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+  trap bench_lib_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
 BROKER_PID=""
 TOOL_PIDS=()
 

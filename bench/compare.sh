@@ -14,7 +14,8 @@
 #
 # Environment (defaults in brackets):
 #   FLEETGUARD [./build/fleetguard]  binary under test; also provides `bench`
-#   MOSQUITTO [/usr/sbin/mosquitto]
+#   MOSQUITTO [/usr/sbin/mosquitto]  AWS [/usr/bin/aws] (creates the allow-all policy the
+#                                    plaintext load clients are authorised by)
 #   BENCH [$FLEETGUARD]              binary whose `bench` subcommand drives the load
 #   DURATION [10] WARMUP [2]         seconds per load run (a)-(c)
 #   CONNS [10000]                    idle connections in (d); at most ~19,900,
@@ -28,6 +29,7 @@ set -euo pipefail
 
 FLEETGUARD=${FLEETGUARD:-./build/fleetguard}
 MOSQUITTO=${MOSQUITTO:-/usr/sbin/mosquitto}
+AWS=${AWS:-/usr/bin/aws}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 CONNS=${CONNS:-10000}
@@ -42,18 +44,7 @@ FD_LIMIT=20000
 # shellcheck source=bench/bench_lib.sh
 . "$(dirname "$0")/bench_lib.sh"
 
-[ -x "$FLEETGUARD" ] || die "FLEETGUARD=$FLEETGUARD is not an executable (build it: ninja -C build fleetguard)"
-[ -x "$MOSQUITTO" ] || die "MOSQUITTO=$MOSQUITTO is not an executable (apt-get install mosquitto)"
-command -v python3 >/dev/null || die "python3 is needed to read the bench tool's JSON"
-FLEETGUARD=$(readlink -f "$FLEETGUARD")
-BENCH=$(readlink -f "${BENCH:-$FLEETGUARD}")
-[ -x "$BENCH" ] || die "BENCH=$BENCH is not an executable"
-# The same limit for both brokers and the bench processes, which inherit it.
-ulimit -n "$FD_LIMIT" 2>/dev/null || die "cannot raise the open-file limit to $FD_LIMIT (ulimit -Hn is $(ulimit -Hn))"
-
-WORK=$(mktemp -d /tmp/fg-compare.XXXXXX)
-trap bench_lib_cleanup EXIT
-trap 'exit 130' INT TERM
+prepare_run fg-compare
 
 # start_broker fleetguard|mosquitto [mosquitto.conf line]: starts a fresh
 # broker, sets PORT and BROKER_PID.
@@ -64,7 +55,7 @@ start_broker() {
   if [ "$name" = fleetguard ]; then
     # shellcheck disable=SC2086  # FG_ARGS is a list of words on purpose
     "$FLEETGUARD" serve --mqtt-port "$PORT" --bind 127.0.0.1 --data-dir "$dir/data" --mqtts-port 0 \
-      $FG_ARGS >"$dir/broker.log" 2>&1 &
+      --api-port 0 --anonymous-policy "$ALLOW_ALL_POLICY" $FG_ARGS >"$dir/broker.log" 2>&1 &
   else
     {
       echo "listener $PORT 127.0.0.1"
@@ -84,6 +75,8 @@ start_broker() {
   BROKER_LOG="$dir/broker.log"
   wait_port "$PORT"
   kill -0 "$BROKER_PID" 2>/dev/null || die "$name exited at start: $(cat "$dir/broker.log")"
+  # Plaintext load clients are authorised by the anonymous policy (allow all).
+  if [ "$name" = fleetguard ]; then fg_create_allow_all "$dir/data" "$(fg_api_port "$dir/broker.log")"; fi
 }
 
 # run_load NAME LABEL ARGS...: one bench load against the running broker;

@@ -52,18 +52,8 @@ FD_LIMIT=20000
 # shellcheck source=bench/bench_lib.sh
 . "$(dirname "$0")/bench_lib.sh"
 
-[ -x "$FLEETGUARD" ] || die "FLEETGUARD=$FLEETGUARD is not an executable (build it: ninja -C build fleetguard)"
-[ -x "$MOSQUITTO" ] || die "MOSQUITTO=$MOSQUITTO is not an executable (apt-get install mosquitto)"
 [ -x "$AWS" ] || die "AWS=$AWS is not an executable (the AWS CLI provisions the device certificate)"
-command -v python3 >/dev/null || die "python3 is needed to read JSON"
-FLEETGUARD=$(readlink -f "$FLEETGUARD")
-BENCH=$(readlink -f "${BENCH:-$FLEETGUARD}")
-[ -x "$BENCH" ] || die "BENCH=$BENCH is not an executable"
-ulimit -n "$FD_LIMIT" 2>/dev/null || die "cannot raise the open-file limit to $FD_LIMIT (ulimit -Hn is $(ulimit -Hn))"
-
-WORK=$(mktemp -d /tmp/fg-mtls-compare.XXXXXX)
-trap bench_lib_cleanup EXIT
-trap 'exit 130' INT TERM
+prepare_run fg-mtls-compare
 DATA="$WORK/fleetguard-data"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -108,18 +98,13 @@ log "provisioning a device certificate through fleetguard's API"
 "$FLEETGUARD" serve --data-dir "$DATA" --bind 127.0.0.1 --mqtts-port 0 --api-port 0 --log-level warn \
   >"$WORK/provision.log" 2>&1 &
 BROKER_PID=$!
-API_PORT=""
-for _ in $(seq 200); do
-  API_PORT=$(sed -n 's/^API listening on [0-9.]*:\([0-9]*\).*/\1/p' "$WORK/provision.log")
-  [ -n "$API_PORT" ] && break
-  kill -0 "$BROKER_PID" 2>/dev/null || die "fleetguard exited at start: $(cat "$WORK/provision.log")"
-  sleep 0.1
-done
-[ -n "$API_PORT" ] || die "fleetguard printed no API port: $(cat "$WORK/provision.log")"
-AWS_SHARED_CREDENTIALS_FILE="$DATA/admin-credentials" AWS_CONFIG_FILE=/dev/null \
-  "$AWS" --endpoint-url "http://127.0.0.1:$API_PORT" --region us-east-1 \
-  iot create-keys-and-certificate --set-as-active >"$WORK/device.json" ||
+API_PORT=$(fg_api_port "$WORK/provision.log")
+fg_iot "$DATA" "$API_PORT" create-keys-and-certificate --set-as-active >"$WORK/device.json" ||
   die "create-keys-and-certificate failed"
+fg_create_allow_all "$DATA" "$API_PORT"
+fg_iot "$DATA" "$API_PORT" attach-policy --policy-name "$ALLOW_ALL_POLICY" \
+  --target "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificateArn"])' "$WORK/device.json")" ||
+  die "attach-policy failed"
 python3 - "$WORK" <<'EOF'
 import json, os, sys
 work = sys.argv[1]
